@@ -1,0 +1,54 @@
+# Targets for a laptop and for CI. `make` alone lists them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+
+.DEFAULT_GOAL := help
+.PHONY: help run test fmt lint typecheck migrations-check schema check bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(RUN_STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: $(RUN_STAMP) ## set up and start web + worker + beat on SQLite (http://127.0.0.1:8000/admin/)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py supervise
+
+test: $(DEV_STAMP) ## run the test suite
+	$(PY) -m pytest
+
+fmt: $(DEV_STAMP) ## format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+lint: $(DEV_STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(DEV_STAMP) ## mypy with django-stubs
+	$(VENV)/bin/mypy .
+
+migrations-check: $(DEV_STAMP) ## fail when models changed without a migration
+	$(PY) manage.py makemigrations --check --dry-run
+
+schema: $(DEV_STAMP) ## validate the OpenAPI schema
+	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
+
+check: lint migrations-check schema test ## everything CI runs
+
+bench: $(DEV_STAMP) ## print benchmark figures
+	$(PY) bench/cron_bench.py
+
+clean: ## remove the virtualenv and local data
+	rm -rf $(VENV) var
