@@ -15,8 +15,8 @@ _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar
 # key=value, "key": "value" and `Authorization: Bearer x` forms of secret-looking keys.
 _SECRET_PAIR = re.compile(
     r"(?P<key>[\"']?(?:password|passwd|secret|api[_-]?key|token|authorization"
-    r"|key[_-]?secret)[\"']?\s*[:=]\s*)(?P<value>\"[^\"]*\"|'[^']*'|[^\s,;&}]+"
-    r"(?:\s+[^\s,;&}]+)?)",
+    r"|key[_-]?secret)[\"']?\s*[:=]\s*)"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|(?:(?:Bearer|Basic|Token)\s+)?[^\s,;&}]+)",
     re.IGNORECASE,
 )
 
