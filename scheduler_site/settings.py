@@ -93,7 +93,7 @@ USE_I18N = True
 # --- Static files and uploads ---------------------------------------------------
 # https://whitenoise.readthedocs.io/
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
@@ -143,8 +143,31 @@ CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, whose tick also dispatches due schedules.
+CELERY_BEAT_SCHEDULER = "jobruns.beat:DispatchingScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# --- Job runs ----------------------------------------------------------------------
+# Timings of the durability machinery; tests shorten them through the environment.
+JOBRUN_HEARTBEAT_SECONDS = env_int("JOBRUN_HEARTBEAT_SECONDS", 5, minimum=1)
+JOBRUN_HEARTBEAT_TIMEOUT_SECONDS = env_int(
+    "JOBRUN_HEARTBEAT_TIMEOUT_SECONDS", 30, minimum=2
+)
+JOBRUN_REQUEUE_AFTER_SECONDS = env_int("JOBRUN_REQUEUE_AFTER_SECONDS", 60, minimum=1)
+JOBRUN_DEFAULT_TIME_LIMIT_SECONDS = env_int(
+    "JOBRUN_DEFAULT_TIME_LIMIT_SECONDS", 3600, minimum=1
+)
+JOBRUN_LOG_MAX_BYTES = env_int("JOBRUN_LOG_MAX_BYTES", 65_536, minimum=1024)
+JOBRUN_KEEP_ADHOC_DAYS = env_int("JOBRUN_KEEP_ADHOC_DAYS", 30, minimum=1)
+# A fire dispatched later than this after its instant counts as missed.
+SCHEDULER_ON_TIME_SECONDS = env_int("SCHEDULER_ON_TIME_SECONDS", 5, minimum=1)
+SCHEDULER_DISPATCH_MAX_SLEEP_MS = env_int(
+    "SCHEDULER_DISPATCH_MAX_SLEEP_MS", 500, minimum=10
+)
+# Modules (besides every app's job_services.py) that register services.
+SCHEDULER_SERVICE_MODULES = env_list("SCHEDULER_SERVICE_MODULES", [])
+# http.request refuses loopback, private and link-local addresses unless allowed.
+HTTP_REQUEST_ALLOW_PRIVATE = env_bool("HTTP_REQUEST_ALLOW_PRIVATE", False)
 
 # --- REST framework and OpenAPI -------------------------------------------------------
 # https://www.django-rest-framework.org/api-guide/settings/
