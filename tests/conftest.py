@@ -29,7 +29,11 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 
 
 def _services_required() -> bool:
-    return os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {"1", "true", "yes"}
+    return os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+    }
 
 
 @cache
@@ -39,9 +43,7 @@ def _unavailable(marker: str) -> str | None:
     if marker == "requires_postgres":
         engine = settings.DATABASES["default"]["ENGINE"]
         if "postgresql" not in engine:
-            return (
-                "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
-            )
+            return "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
         return None
     if marker == "requires_redis":
         return redis_unavailable_reason()
@@ -75,12 +77,10 @@ def superuser(django_user_model: Any) -> Any:
     )
 
 
-# --- A real Celery worker ---------------------------------------------------------------
+# --- A real Celery worker --------------------------------------------------
 @pytest.fixture
-def start_worker(
-    django_db_setup: None, django_db_blocker: Any
-) -> Iterator[Any]:
-    """Start real ``celery worker`` processes on the test database; all stopped afterwards."""
+def start_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
+    """Start real ``celery worker`` processes on the test database; stop them after."""
     started: list[CeleryWorkerProcess] = []
 
     def start(**options: Any) -> CeleryWorkerProcess:
@@ -103,7 +103,7 @@ def celery_worker(start_worker: Any) -> CeleryWorkerProcess:
     return start_worker()
 
 
-# --- A real browser -----------------------------------------------------------------------
+# --- A real browser ---------------------------------------------------------
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright

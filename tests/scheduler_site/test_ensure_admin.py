@@ -30,6 +30,8 @@ def test_admin_password_from_the_environment_is_used_and_not_printed(
     out = StringIO()
     call_command("ensure_admin", stdout=out)
     assert "from-env-pass-123" not in out.getvalue()
-    assert get_user_model().objects.get(username="admin").check_password(
-        "from-env-pass-123"
+    assert (
+        get_user_model()
+        .objects.get(username="admin")
+        .check_password("from-env-pass-123")
     )

@@ -29,7 +29,9 @@ def test_database_url_defaults_to_a_shared_sqlite_file(tmp_path: Path) -> None:
     assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
 
 
-def test_database_url_for_postgres_is_understood(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_url_for_postgres_is_understood(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("DB_X", "postgres://app@db.internal:5433/scheduler")
     config = env.database_from_env("DB_X", Path("/unused"))
     assert config["ENGINE"] == "django.db.backends.postgresql"
@@ -40,9 +42,13 @@ def test_database_url_for_postgres_is_understood(monkeypatch: pytest.MonkeyPatch
     )
 
 
-def test_unsupported_database_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsupported_database_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("DB_X", "mysql://root@localhost/x")
-    with pytest.raises(ImproperlyConfigured, match="DB_X names an unsupported database"):
+    with pytest.raises(
+        ImproperlyConfigured, match="DB_X names an unsupported database"
+    ):
         env.database_from_env("DB_X", Path("/unused"))
 
 

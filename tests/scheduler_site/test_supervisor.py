@@ -24,7 +24,9 @@ def _sleeper(name: str, seconds: float = 60) -> Child:
 
 def test_a_child_that_dies_is_reported_and_restarted() -> None:
     out = io.StringIO()
-    flaky = Child("flaky", [sys.executable, "-c", "print('hello'); raise SystemExit(3)"])
+    flaky = Child(
+        "flaky", [sys.executable, "-c", "print('hello'); raise SystemExit(3)"]
+    )
     supervisor = Supervisor([flaky, _sleeper("steady")], out=out, max_restarts=2)
 
     code = supervisor.run(install_signals=False)
@@ -47,8 +49,10 @@ def test_a_stop_request_stops_every_child_in_reverse_order() -> None:
 
     log = out.getvalue()
     assert log.index("stopping second") < log.index("stopping first")
-    assert first.process is not None and first.process.returncode is not None
-    assert second.process is not None and second.process.returncode is not None
+    assert first.process is not None
+    assert first.process.returncode is not None
+    assert second.process is not None
+    assert second.process.returncode is not None
 
 
 def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout() -> None:
@@ -125,4 +129,3 @@ def test_supervise_runs_web_worker_and_beat_until_ctrl_c(tmp_path: Path) -> None
     assert code == 0, output[-3000:]
     for name in ("web", "worker", "beat"):
         assert f"{name} stopped" in output
-

@@ -28,7 +28,9 @@ def redis_url() -> str | None:
 def redis_unavailable_reason() -> str | None:
     url = redis_url()
     if url is None:
-        return "needs Redis: set REDIS_URL or CELERY_BROKER_URL=redis://127.0.0.1:6379/0"
+        return (
+            "needs Redis: set REDIS_URL or CELERY_BROKER_URL=redis://127.0.0.1:6379/0"
+        )
     import redis
 
     try:
@@ -74,7 +76,7 @@ def database_url_for_subprocess() -> str:
 
 
 class CeleryWorkerProcess:
-    """``celery worker`` in a child process, on the test database and the test broker."""
+    """``celery worker`` in a child process, on the test database and broker."""
 
     def __init__(
         self,
@@ -160,4 +162,3 @@ class CeleryWorkerProcess:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-
