@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from scheduler_site.api.views import MeView
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="api-me"),
+]
