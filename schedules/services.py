@@ -1,0 +1,410 @@
+"""Writes to schedules, and the next-runs preview every interface shares.
+
+Every function takes `now` from its caller (captured once per operation) and
+raises `ValidationError({field: [message]})` for bad input, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+
+from schedules import timing
+from schedules.models import Schedule, ScheduleTag
+from schedules.validation import (
+    DEFINITION_FIELDS,
+    TIMING_FIELDS,
+    schedule_validate_definition,
+    tags_from_input,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+    # Who acts; None or an anonymous user is recorded as "the system".
+    User = AbstractBaseUser | AnonymousUser | None
+
+__all__ = [
+    "PreviewFire",
+    "SchedulePreview",
+    "schedule_create",
+    "schedule_delete",
+    "schedule_pause",
+    "schedule_pause_all",
+    "schedule_preview",
+    "schedule_resume",
+    "schedule_resume_all",
+    "schedule_tag_remove",
+    "schedule_tags_replace",
+    "schedule_update",
+    "schedule_validate_definition",
+]
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_MAX = 100  # Conductor caps nextFewSchedules at 5; we allow more (README).
+_PAUSE_REASON_MAX = Schedule._meta.get_field("paused_reason").max_length or 500
+
+
+# --- create / update / delete ---------------------------------------------------------
+def schedule_create(
+    *, data: Mapping[str, Any], by: User, now: datetime, allow_past: bool = False
+) -> Schedule:
+    """Validate `data`, save a new schedule with its tags and first next_run_at."""
+    schedule = schedule_validate_definition(data=data, now=now, allow_past=allow_past)
+    tags = tags_from_input(data.get("tags") or {})
+    schedule.created_at = schedule.updated_at = now
+    schedule.created_by = schedule.updated_by = _user(by)
+    if data.get("is_paused"):
+        _set_paused(schedule, by=by, reason=data.get("paused_reason", ""), now=now)
+    else:
+        schedule.next_run_at = _next_run(schedule, now)
+    with transaction.atomic():
+        schedule.save(force_insert=True)
+        ScheduleTag.objects.bulk_create(
+            ScheduleTag(schedule=schedule, key=key, value=value)
+            for key, value in tags.items()
+        )
+    logger.info("schedule %s created by %s", schedule.name, _who(by))
+    return schedule
+
+
+def schedule_update(
+    *,
+    schedule: Schedule,
+    data: Mapping[str, Any],
+    by: User,
+    now: datetime,
+    allow_past: bool = False,
+) -> Schedule:
+    """Apply a full or partial `data` and return the saved, fresh schedule.
+
+    next_run_at is recomputed (strictly after `now`) only when a timing field
+    changed or the schedule is resumed, so editing a description never moves a
+    fire that is already due.
+    """
+    with transaction.atomic():
+        # Lock the row: the dispatcher advances next_run_at / run_count under
+        # the same lock, and we must not write back a stale copy of them.
+        current = Schedule.objects.select_for_update().get(pk=schedule.pk)
+        updated = schedule_validate_definition(
+            data=data, now=now, schedule=current, allow_past=allow_past
+        )
+        changed = [
+            name
+            for name in DEFINITION_FIELDS
+            if getattr(updated, name) != getattr(current, name)
+        ]
+        changed += _apply_pause_change(updated, data=data, by=by, now=now)
+        if not updated.is_paused and (set(changed) & (TIMING_FIELDS | {"is_paused"})):
+            updated.next_run_at = _next_run(updated, now)
+            changed.append("next_run_at")
+        updated.updated_at, updated.updated_by = now, _user(by)
+        updated.save(update_fields=[*changed, "updated_at", "updated_by"])
+        if "tags" in data:
+            _replace_tags(updated, tags_from_input(data["tags"] or {}))
+    logger.info("schedule %s updated by %s: %s", updated.name, _who(by), changed)
+    return updated
+
+
+def schedule_delete(*, schedule: Schedule, by: User) -> None:
+    """Delete the schedule and its tags (runs follow jobruns' own on_delete)."""
+    name = schedule.name
+    schedule.delete()
+    logger.info("schedule %s deleted by %s", name, _who(by))
+
+
+# --- pause / resume -------------------------------------------------------------------
+def schedule_pause(
+    *, schedule: Schedule, by: User, reason: str = "", now: datetime
+) -> bool:
+    """Pause; False when it was already paused. A paused schedule has no next run."""
+    changed = Schedule.objects.filter(pk=schedule.pk, is_paused=False).update(
+        **_pause_values(by=by, reason=reason, now=now)
+    )
+    _refresh(schedule)
+    if changed:
+        logger.info("schedule %s paused by %s", schedule.name, _who(by))
+    return bool(changed)
+
+
+def schedule_resume(*, schedule: Schedule, by: User, now: datetime) -> bool:
+    """Resume; False when it was not paused.
+
+    The next run is the first fire strictly after `now`: fires that fell while
+    the schedule was paused are not run (for an interval with repeats they
+    still count, since fires are start + k * interval).
+    """
+    with transaction.atomic():
+        changed = _resume_one(schedule.pk, by=by, now=now)
+    _refresh(schedule)
+    if changed:
+        logger.info("schedule %s resumed by %s", schedule.name, _who(by))
+    return changed
+
+
+def schedule_pause_all(
+    *,
+    by: User,
+    reason: str = "",
+    now: datetime,
+    queryset: QuerySet[Schedule] | None = None,
+) -> int:
+    """Pause every active schedule (or those in `queryset`); return how many."""
+    schedules = Schedule.objects.all() if queryset is None else queryset
+    count = schedules.filter(is_paused=False).update(
+        **_pause_values(by=by, reason=reason, now=now)
+    )
+    logger.info("%d schedules paused by %s", count, _who(by))
+    return count
+
+
+def schedule_resume_all(
+    *, by: User, now: datetime, queryset: QuerySet[Schedule] | None = None
+) -> int:
+    """Resume every paused schedule (or those in `queryset`); return how many."""
+    schedules = Schedule.objects.all() if queryset is None else queryset
+    ids = list(schedules.filter(is_paused=True).values_list("pk", flat=True))
+    count = 0
+    with transaction.atomic():
+        for pk in ids:
+            count += _resume_one(pk, by=by, now=now)
+    logger.info("%d schedules resumed by %s", count, _who(by))
+    return count
+
+
+def _resume_one(pk: int, *, by: User, now: datetime) -> bool:
+    # Locked so the next run is computed from the row as it is committed; the
+    # conditional filter makes a concurrent resume of the same row a no-op.
+    schedule = Schedule.objects.select_for_update().filter(pk=pk, is_paused=True)
+    row = schedule.first()
+    if row is None:
+        return False
+    return bool(
+        schedule.update(
+            is_paused=False,
+            paused_reason="",
+            paused_by=None,
+            paused_at=None,
+            next_run_at=_next_run(row, now),
+            updated_at=now,
+            updated_by=_user(by),
+        )
+    )
+
+
+def _pause_values(*, by: User, reason: str, now: datetime) -> dict[str, Any]:
+    return {
+        "is_paused": True,
+        "paused_reason": (reason or "")[:_PAUSE_REASON_MAX],
+        "paused_by": _user(by),
+        "paused_at": now,
+        "next_run_at": None,
+        "updated_at": now,
+        "updated_by": _user(by),
+    }
+
+
+def _set_paused(schedule: Schedule, *, by: User, reason: str, now: datetime) -> None:
+    for name, value in _pause_values(by=by, reason=reason, now=now).items():
+        setattr(schedule, name, value)
+
+
+def _apply_pause_change(
+    schedule: Schedule, *, data: Mapping[str, Any], by: User, now: datetime
+) -> list[str]:
+    """`is_paused` in an update pauses or resumes within the same save."""
+    if "is_paused" not in data or bool(data["is_paused"]) == schedule.is_paused:
+        if schedule.is_paused and "paused_reason" in data:
+            schedule.paused_reason = str(data["paused_reason"] or "")
+            return ["paused_reason"]
+        return []
+    if data["is_paused"]:
+        _set_paused(schedule, by=by, reason=data.get("paused_reason", ""), now=now)
+        return ["is_paused", "paused_reason", "paused_by", "paused_at", "next_run_at"]
+    schedule.is_paused, schedule.paused_reason = False, ""
+    schedule.paused_by, schedule.paused_at = None, None
+    return ["is_paused", "paused_reason", "paused_by", "paused_at"]
+
+
+# --- tags -----------------------------------------------------------------------------
+def schedule_tags_replace(
+    *, schedule: Schedule, tags: Any, by: User, now: datetime
+) -> dict[str, str]:
+    """Replace all tags with `tags` ({key: value} or [{key, value}]); return them."""
+    cleaned = tags_from_input(tags)
+    with transaction.atomic():
+        _replace_tags(schedule, cleaned)
+        _touch(schedule, by=by, now=now)
+    return cleaned
+
+
+def schedule_tag_remove(
+    *, schedule: Schedule, key: str, by: User, now: datetime, value: str | None = None
+) -> bool:
+    """Remove the tag `key` (only if its value is `value`, when given)."""
+    tags = ScheduleTag.objects.filter(schedule=schedule, key=key)
+    if value is not None:
+        tags = tags.filter(value=value)
+    with transaction.atomic():
+        removed, _ = tags.delete()
+        if removed:
+            _touch(schedule, by=by, now=now)
+    return bool(removed)
+
+
+def _replace_tags(schedule: Schedule, tags: Mapping[str, str]) -> None:
+    ScheduleTag.objects.filter(schedule=schedule).delete()
+    ScheduleTag.objects.bulk_create(
+        ScheduleTag(schedule=schedule, key=key, value=value)
+        for key, value in tags.items()
+    )
+
+
+def _touch(schedule: Schedule, *, by: User, now: datetime) -> None:
+    Schedule.objects.filter(pk=schedule.pk).update(updated_at=now, updated_by=_user(by))
+
+
+# --- preview --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PreviewFire:
+    utc: datetime
+    schedule_zone: datetime
+    viewer_zone: datetime
+    dst: str | None  # "shifted" (moved out of a gap) or "repeated" (second of a fold)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "utc": self.utc.isoformat(),
+            "schedule_zone": self.schedule_zone.isoformat(),
+            "viewer_zone": self.viewer_zone.isoformat(),
+            "dst": self.dst,
+        }
+
+
+@dataclass(frozen=True)
+class SchedulePreview:
+    description: str
+    time_zone: str
+    viewer_zone: str
+    fires: list[PreviewFire] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "time_zone": self.time_zone,
+            "viewer_zone": self.viewer_zone,
+            "fires": [fire.as_dict() for fire in self.fires],
+        }
+
+
+def schedule_preview(
+    *,
+    schedule: Schedule | None = None,
+    definition: Mapping[str, Any] | None = None,
+    count: int = 5,
+    viewer_zone: str = "UTC",
+    after: datetime | None = None,
+    now: datetime,
+) -> SchedulePreview:
+    """The next `count` fires (strictly after `after`, default `now`) of a saved
+    schedule, or of `definition` applied to it (or to a new schedule)."""
+    if not 1 <= count <= PREVIEW_MAX:
+        raise ValidationError(
+            {"count": [f"count must be between 1 and {PREVIEW_MAX}, got {count}"]}
+        )
+    viewer = _viewer_zone(viewer_zone)
+    candidate = schedule
+    if definition is not None or schedule is None:
+        candidate = schedule_validate_definition(
+            data=definition or {}, now=now, schedule=schedule, timing_only=True
+        )
+    assert candidate is not None
+    trigger = _trigger(candidate)
+    zone = timing.load_zone(candidate.time_zone)
+    fires = timing.next_fires(
+        trigger,
+        after=after or now,
+        count=count,
+        start=candidate.start_at,
+        end=candidate.end_at,
+    )
+    return SchedulePreview(
+        description=schedule_describe(candidate, trigger=trigger),
+        time_zone=zone.key,
+        viewer_zone=viewer.key,
+        fires=[
+            PreviewFire(
+                utc=fire.at,
+                schedule_zone=fire.at.astimezone(zone),
+                viewer_zone=fire.at.astimezone(viewer),
+                dst=None if fire.dst is None else fire.dst.value,
+            )
+            for fire in fires
+        ],
+    )
+
+
+def schedule_describe(
+    schedule: Schedule, *, trigger: timing.Trigger | None = None
+) -> str:
+    """A human sentence for the schedule's timing, bounds included."""
+    try:
+        text = timing.describe(trigger or schedule.trigger())
+        if schedule.kind == Schedule.Kind.ONE_TIME and schedule.run_at is not None:
+            local = schedule.run_at.astimezone(timing.load_zone(schedule.time_zone))
+            text = f"once at {local:%Y-%m-%d %H:%M} ({schedule.time_zone})"
+    except timing.TimingError as error:
+        return f"invalid {error.field}: {error.message}"
+    if schedule.start_at is not None:
+        text += f", from {schedule.start_at.isoformat()}"
+    if schedule.end_at is not None:
+        text += f", until {schedule.end_at.isoformat()}"
+    return text
+
+
+def _viewer_zone(name: str) -> Any:
+    try:
+        return timing.load_zone(name)
+    except timing.TimingError as error:
+        raise ValidationError({"viewer_zone": [error.message]}) from None
+
+
+def _trigger(schedule: Schedule) -> timing.Trigger:
+    try:
+        return schedule.trigger()
+    except timing.TimingError as error:
+        raise ValidationError({error.field: [error.message]}) from None
+
+
+# --- helpers --------------------------------------------------------------------------
+def _next_run(schedule: Schedule, now: datetime) -> datetime | None:
+    fire = schedule.next_fire_after(now)
+    return None if fire is None else fire.at
+
+
+def _refresh(schedule: Schedule) -> None:
+    schedule.refresh_from_db(
+        fields=[
+            *("is_paused", "paused_reason", "paused_by", "paused_at"),
+            *("next_run_at", "updated_at", "updated_by"),
+        ]
+    )
+
+
+def _user(by: User) -> Any:
+    """Only a saved user is recorded; AnonymousUser or None means "the system"."""
+    return by if by is not None and getattr(by, "pk", None) is not None else None
+
+
+def _who(by: User) -> str:
+    user = _user(by)
+    return "system" if user is None else str(user)
