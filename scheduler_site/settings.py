@@ -15,6 +15,7 @@ from scheduler_site.env import (
     env_bool,
     env_int,
     env_list,
+    env_secret,
     env_str,
     redis_url_from_env,
     secret_key_from_env,
@@ -133,6 +134,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 # The database is the source of truth for runs and executions; no result backend.
@@ -144,6 +146,8 @@ CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Component executions get their own queue so long job runs never starve them.
+CELERY_TASK_ROUTES = {"executions.*": {"queue": "executions"}}
 # django-celery-beat's DatabaseScheduler, whose tick also dispatches due schedules.
 CELERY_BEAT_SCHEDULER = "jobruns.beat:DispatchingScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
@@ -179,7 +183,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "scheduler_site.api.errors.problem_exception_handler",
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["scheduler_site.permissions.HasActionPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -192,6 +196,31 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
+
+# --- Component executions (verify credentials, metadata, select models) ------------
+# Fernet keys, comma separated, first one encrypts; unset: derived from SECRET_KEY.
+CREDENTIALS_ENCRYPTION_KEYS = [
+    key.strip()
+    for key in (env_secret("CREDENTIALS_ENCRYPTION_KEYS") or "").split(",")
+    if key.strip()
+]
+EXECUTION_RESULT_TTL_SECONDS = env_int(
+    "EXECUTION_RESULT_TTL_SECONDS", 86_400, minimum=1
+)
+EXECUTION_TIME_LIMIT_SECONDS = env_int("EXECUTION_TIME_LIMIT_SECONDS", 30, minimum=1)
+EXECUTION_REQUEUE_AFTER_SECONDS = env_int(
+    "EXECUTION_REQUEUE_AFTER_SECONDS", 60, minimum=1
+)
+EXECUTION_HTTP_TIMEOUT_SECONDS = env_int(
+    "EXECUTION_HTTP_TIMEOUT_SECONDS", 10, minimum=1
+)
+EXECUTION_COMPONENT_MODULES = env_list(
+    "EXECUTION_COMPONENT_MODULES", ["executions.components.woocommerce"]
+)
+# The sample shop under /demo/shop/: on for DEBUG or the laptop SQLite default.
+DEMO_SHOP_ENABLED = env_bool(
+    "DEMO_SHOP_ENABLED", DEBUG or not env_str("DATABASE_URL", "")
+)
 
 # --- Health ---------------------------------------------------------------------------
 WORKER_SEEN_WITHIN_SECONDS = env_int("WORKER_SEEN_WITHIN_SECONDS", 60, minimum=5)

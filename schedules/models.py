@@ -167,6 +167,11 @@ class Schedule(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Beyond add/change/delete/view: what the operator group may do.
+        permissions = [
+            ("run_schedule", "Can run a schedule now"),
+            ("pause_schedule", "Can pause and resume schedules"),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="schedule_kind_valid",

@@ -4,6 +4,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,7 +33,9 @@ def _me(user: Any) -> dict[str, Any]:
 
 
 class MeView(APIView):
-    """The signed-in user's profile."""
+    """The signed-in user's profile: every signed-in user may read and set their own."""
+
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(summary="Read your profile", responses=MeSerializer)
     def get(self, request: Request) -> Response:
