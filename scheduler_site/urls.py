@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/settings/", views.user_settings, name="user-settings"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("scheduler_site.api.urls")),
+    path("", include("executions.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

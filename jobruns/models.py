@@ -1,0 +1,202 @@
+"""JobRun: one execution (or one recorded non-execution) of a service.
+
+Every status change is a conditional UPDATE on the previous status, made by
+`jobruns.services`; the rules a row must satisfy whoever writes it are
+constraints, so two dispatchers or two deliveries of one message cannot double
+a run.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def result_upload_to(run: JobRun, filename: str) -> str:
+    # One folder per run, so pruning a run removes exactly its own file.
+    return f"runs/{run.pk}/{filename}"
+
+
+class JobRun(models.Model):
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        MANUAL = "manual", "Run now"
+        API = "api", "API"
+        CLI = "cli", "Command line"
+        RETRY = "retry", "Retry"
+        BACKFILL = "backfill", "Backfill"
+        CATCHUP = "catchup", "Catch-up"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        IN_PROGRESS = "in_progress", "In progress"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        TIMED_OUT = "timed_out", "Timed out"
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Skipped"
+
+    class SkipReason(models.TextChoices):
+        OVERLAP = "overlap", "A run was still in progress"
+        MISSED = "missed", "Missed while the dispatcher was down"
+        PAUSED = "paused", "Schedule paused"
+        OUTSIDE_WINDOW = "outside_window", "Older than the catch-up window"
+        DST_GAP = "dst_gap", "Wall time did not exist (DST gap)"
+
+    FIRE_TRIGGERS = (Trigger.SCHEDULED, Trigger.CATCHUP)
+    ACTIVE = (Status.QUEUED, Status.IN_PROGRESS)
+    FINISHED = (
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.CANCELLED,
+        Status.SKIPPED,
+    )
+
+    # --- what and why
+    # SET_NULL, not PROTECT or CASCADE: deleting a schedule keeps its history,
+    # readable through `schedule_name`.
+    schedule = models.ForeignKey(
+        "schedules.Schedule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+    )
+    schedule_name = models.CharField(max_length=200, blank=True)
+    service = models.CharField(max_length=200)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    triggered_by_label = models.CharField(max_length=200, blank=True)
+    correlation_id = models.CharField(max_length=200, blank=True)
+
+    # --- snapshot of the request, so a later edit of the schedule changes nothing
+    args = models.JSONField(default=list, blank=True)
+    input = models.JSONField(default=dict, blank=True)
+    extra = models.TextField(blank=True)
+    time_limit_seconds = models.PositiveIntegerField()
+
+    # --- lifecycle
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    # True for runs of skip/queue_one/replace schedules: see the constraint below.
+    exclusive = models.BooleanField(default=False)
+    queued_at = models.DateTimeField()
+    # Last time a message was sent for this run; the reaper re-sends from it.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    retry_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+    )
+
+    # --- outcome
+    output = models.JSONField(null=True, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    result_file = models.FileField(upload_to=result_upload_to, blank=True)
+    skip_reason = models.CharField(
+        max_length=16, choices=SkipReason.choices, blank=True
+    )
+    skipped_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            # Exactly once per fire time: a second dispatcher's INSERT for the
+            # same fire fails here instead of starting a second run.
+            models.UniqueConstraint(
+                fields=["schedule", "scheduled_for"],
+                condition=Q(trigger__in=["scheduled", "catchup"]),
+                name="jobrun_one_run_per_fire",
+            ),
+            # Overlap skip/queue_one/replace: at most one run in progress per
+            # schedule, enforced by the database rather than a check-then-act
+            # in code; a second claim fails with IntegrityError and waits.
+            models.UniqueConstraint(
+                fields=["schedule"],
+                condition=Q(exclusive=True, status="in_progress"),
+                name="jobrun_one_exclusive_in_progress",
+            ),
+            # A retry is queued once per attempt, whoever noticed the failure.
+            models.UniqueConstraint(
+                fields=["retry_of", "attempt"], name="jobrun_attempt_once"
+            ),
+            models.CheckConstraint(
+                name="jobrun_status_valid",
+                condition=Q(
+                    status__in=[
+                        "queued",
+                        "in_progress",
+                        "succeeded",
+                        "failed",
+                        "timed_out",
+                        "cancelled",
+                        "skipped",
+                    ]
+                ),
+            ),
+            models.CheckConstraint(
+                name="jobrun_skipped_has_reason",
+                condition=~Q(status="skipped") | ~Q(skip_reason=""),
+            ),
+            models.CheckConstraint(
+                name="jobrun_reason_only_when_skipped",
+                condition=Q(status="skipped") | Q(skip_reason=""),
+            ),
+            models.CheckConstraint(
+                name="jobrun_fire_has_scheduled_for",
+                condition=~Q(trigger__in=["scheduled", "catchup"])
+                | Q(scheduled_for__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="jobrun_attempt_positive", condition=Q(attempt__gte=1)
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["schedule", "-queued_at"], name="jobrun_history_idx"),
+            models.Index(fields=["status"], name="jobrun_status_idx"),
+            # The reaper's two questions, cheap however long the history grows.
+            models.Index(
+                fields=["sent_at"],
+                name="jobrun_queued_idx",
+                condition=Q(status="queued"),
+            ),
+            models.Index(
+                fields=["heartbeat_at"],
+                name="jobrun_running_idx",
+                condition=Q(status="in_progress"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} of {self.schedule_name or self.service}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

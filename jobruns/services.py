@@ -1,0 +1,530 @@
+"""Job run services: every write to a JobRun goes through here.
+
+Every status change is a conditional UPDATE on the previous status, checked by
+its row count, so two deliveries of one message, a reaper and a worker, or a
+cancel and a finish can race and exactly one of them wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+
+from jobruns.models import JobRun
+from jobruns.registry import get_service, service_exists
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from schedules.models import Schedule
+
+logger = logging.getLogger(__name__)
+
+Status = JobRun.Status
+Trigger = JobRun.Trigger
+
+# Triggers a person asked for: an overlap refusal is an error they should see,
+# not a silent "skipped" row (OpenSpecimen answers 400 here, see specs/README).
+ASKED_FOR = (Trigger.MANUAL, Trigger.API, Trigger.CLI)
+# Seconds between the soft time limit (run ends timed_out) and the hard kill.
+HARD_LIMIT_GRACE_SECONDS = 30
+EXCLUSIVE_POLICIES = ("skip", "queue_one", "replace")
+BATCH = 500
+
+
+class RunRefused(ValidationError):
+    """The schedule's overlap policy refuses another run right now."""
+
+
+# --- creating runs ----------------------------------------------------------------
+def jobrun_enqueue(
+    *,
+    schedule: Schedule | None = None,
+    service: str | None = None,
+    trigger: str,
+    args: Sequence[str] = (),
+    input_override: dict[str, Any] | None = None,
+    extra: str | None = None,
+    by: AbstractBaseUser | str | None = None,
+    scheduled_for: datetime | None = None,
+    now: datetime,
+    send: bool = True,
+    attempt: int = 1,
+    retry_of: JobRun | None = None,
+    not_before: datetime | None = None,
+) -> JobRun:
+    """Create a run (queued, or skipped by the overlap policy) and send it on commit.
+
+    The one way any caller creates a run. Raises ValidationError for a bad
+    request and RunRefused when a person asks for a run the overlap policy
+    refuses.
+    """
+    if schedule is None and not service:
+        raise ValidationError({"service": "name a service or a schedule to run"})
+    service_name = service or (schedule.target if schedule else "")
+    payload = (
+        input_override if input_override is not None else _schedule_input(schedule)
+    )
+    _validate_request(service_name, list(args), payload)
+    run = JobRun(
+        schedule=schedule,
+        schedule_name=schedule.name if schedule else "",
+        service=service_name,
+        trigger=trigger,
+        scheduled_for=scheduled_for,
+        args=list(args),
+        input=payload,
+        extra=extra if extra is not None else (schedule.extra if schedule else ""),
+        correlation_id=schedule.correlation_id if schedule else "",
+        time_limit_seconds=_time_limit(schedule),
+        queued_at=now,
+        sent_at=now,
+        not_before=not_before,
+        attempt=attempt,
+        retry_of=retry_of,
+        celery_task_id=str(uuid.uuid4()),
+        exclusive=schedule is not None
+        and schedule.overlap_policy in EXCLUSIVE_POLICIES,
+    )
+    _set_by(run, by)
+    with transaction.atomic():
+        if schedule is not None:
+            _apply_overlap(run, schedule, now=now)
+        run.save()
+        if run.status == Status.QUEUED and send:
+            _send_on_commit(run, now=now)
+    return run
+
+
+def jobrun_record_skipped(
+    *,
+    schedule: Schedule,
+    scheduled_for: datetime,
+    reason: str,
+    count: int,
+    note: str,
+    now: datetime,
+) -> JobRun:
+    """Record fires that did not run as one skipped row (IntegrityError if known)."""
+    run = _fire_row(schedule, scheduled_for, now=now)
+    _mark_skipped(run, reason=reason, count=count, now=now)
+    run.log = note
+    run.save()
+    return run
+
+
+def jobrun_record_refused(
+    *, schedule: Schedule, scheduled_for: datetime, error: Exception, now: datetime
+) -> JobRun | None:
+    """Record a fire that could not even be queued (say, its service is gone)."""
+    run = _fire_row(schedule, scheduled_for, now=now)
+    run.status = Status.FAILED
+    run.finished_at = now
+    run.error = "; ".join(getattr(error, "messages", [str(error)]))
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError:
+        return None
+    return run
+
+
+def _fire_row(schedule: Schedule, scheduled_for: datetime, *, now: datetime) -> JobRun:
+    return JobRun(
+        schedule=schedule,
+        schedule_name=schedule.name,
+        service=schedule.target,
+        trigger=Trigger.SCHEDULED,
+        scheduled_for=scheduled_for,
+        triggered_by_label="dispatcher",
+        input=_schedule_input(schedule),
+        extra=schedule.extra,
+        correlation_id=schedule.correlation_id,
+        time_limit_seconds=_time_limit(schedule),
+        queued_at=now,
+    )
+
+
+def _schedule_input(schedule: Schedule | None) -> dict[str, Any]:
+    return dict(schedule.input or {}) if schedule is not None else {}
+
+
+def _validate_request(service: str, args: list[Any], payload: Any) -> None:
+    if not service_exists(service):
+        raise ValidationError({"service": f"no service is registered as {service!r}"})
+    if not all(isinstance(arg, str) for arg in args):
+        raise ValidationError({"args": "args must be a list of strings"})
+    if not isinstance(payload, dict):
+        raise ValidationError({"input": "the input must be a JSON object"})
+    problem = input_problem(service, payload)
+    if problem:
+        raise ValidationError({"input": problem})
+
+
+def input_problem(service: str, payload: dict[str, Any]) -> str | None:
+    """Why `payload` does not fit the service's input_schema, or None."""
+    schema = get_service(service).input_schema
+    if not schema:
+        return None
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(payload)
+    )
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+def _time_limit(schedule: Schedule | None) -> int:
+    if schedule is not None and schedule.time_limit_seconds:
+        return schedule.time_limit_seconds
+    return settings.JOBRUN_DEFAULT_TIME_LIMIT_SECONDS
+
+
+def _set_by(run: JobRun, by: AbstractBaseUser | str | None) -> None:
+    if by is None:
+        run.triggered_by_label = run.trigger
+    elif isinstance(by, str):
+        run.triggered_by_label = by
+    else:
+        run.triggered_by = by  # type: ignore[assignment]
+        run.triggered_by_label = f"{run.trigger}:{by.get_username()}"
+
+
+def _apply_overlap(run: JobRun, schedule: Schedule, *, now: datetime) -> None:
+    """Queue, skip or replace according to the schedule's overlap policy."""
+    from schedules.models import Schedule
+
+    # Blocking row lock: serializes overlap decisions of the dispatcher, run
+    # now and retries for one schedule (the dispatcher already holds it).
+    Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
+    active = JobRun.objects.filter(schedule=schedule, status__in=JobRun.ACTIVE)
+    policy = schedule.overlap_policy
+    if policy == "replace":
+        for running in active:
+            jobrun_cancel(run=running, by="replaced by a newer run", now=now)
+        return
+    if policy == "skip":
+        refuse = active.exists()
+    elif policy == "queue_one":
+        refuse = active.filter(status=Status.QUEUED).exists()
+    else:
+        refuse = bool(schedule.max_parallel) and active.count() >= (
+            schedule.max_parallel or 0
+        )
+    if not refuse:
+        return
+    if run.trigger in ASKED_FOR:
+        raise RunRefused(
+            f"schedule {schedule.name!r} already has a run in progress and its "
+            f"overlap policy is {policy!r}; wait for it to finish or cancel it"
+        )
+    _mark_skipped(run, reason=JobRun.SkipReason.OVERLAP, count=1, now=now)
+
+
+def _mark_skipped(run: JobRun, *, reason: str, count: int, now: datetime) -> None:
+    run.status = Status.SKIPPED
+    run.skip_reason = reason
+    run.skipped_count = count
+    run.finished_at = now
+    run.sent_at = None
+
+
+def _send_on_commit(run: JobRun, *, now: datetime, countdown: float = 0) -> None:
+    """Send `jobruns.execute_run` once the row is committed (never before)."""
+    from jobruns.tasks import execute_run
+
+    run_id, task_id, limit = run.pk, run.celery_task_id, run.time_limit_seconds
+    if run.not_before is not None and run.not_before > now:
+        countdown = max(countdown, (run.not_before - now).total_seconds())
+
+    def send() -> None:
+        execute_run.apply_async(
+            args=[run_id],
+            task_id=task_id,
+            countdown=countdown or None,
+            soft_time_limit=limit,
+            time_limit=limit + HARD_LIMIT_GRACE_SECONDS,
+        )
+
+    transaction.on_commit(send)
+
+
+# --- the lifecycle -----------------------------------------------------------------
+def jobrun_claim(*, run_id: int, worker: str, now: datetime) -> bool:
+    """Move queued -> in_progress; True for exactly one caller per run."""
+    try:
+        with transaction.atomic():
+            changed = JobRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+                status=Status.IN_PROGRESS,
+                started_at=now,
+                heartbeat_at=now,
+                worker=worker,
+            )
+    except IntegrityError:
+        # Another exclusive run of the schedule is in progress (the partial
+        # unique index said no). Stay queued: its finish re-sends this one.
+        logger.info("run %s waits for the schedule's running run", run_id)
+        return False
+    return changed == 1
+
+
+def jobrun_finish(
+    *,
+    run_id: int,
+    status: str,
+    now: datetime,
+    output: Any = None,
+    log: str = "",
+    error: str = "",
+    traceback: str = "",
+    result_file: str = "",
+) -> bool:
+    """Move in_progress -> a final status; False when the run was already ended."""
+    with transaction.atomic():
+        changed = JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS).update(
+            status=status,
+            finished_at=now,
+            output=output,
+            log=log,
+            error=error,
+            traceback=traceback,
+            result_file=result_file,
+        )
+        if not changed:
+            return False
+        run = JobRun.objects.select_related("schedule").get(pk=run_id)
+        _after_end(run, now=now)
+    return True
+
+
+def _after_end(run: JobRun, *, now: datetime) -> None:
+    """Bookkeeping when a run left in_progress: counters, retry, the next waiter."""
+    if run.schedule_id is None:
+        return
+    from schedules.models import Schedule
+
+    Schedule.objects.filter(pk=run.schedule_id).update(
+        last_run_at=run.started_at or now, run_count=F("run_count") + 1
+    )
+    if run.status in (Status.FAILED, Status.TIMED_OUT):
+        jobrun_retry(run=run, now=now)
+    _release_waiting(schedule_id=run.schedule_id, now=now)
+
+
+def _release_waiting(*, schedule_id: int, now: datetime) -> None:
+    """Re-send the oldest run that waited for the exclusive slot, now free."""
+    waiting = (
+        JobRun.objects.filter(
+            schedule_id=schedule_id, status=Status.QUEUED, exclusive=True
+        )
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .order_by("queued_at", "id")
+        .first()
+    )
+    if waiting is not None:
+        JobRun.objects.filter(pk=waiting.pk).update(sent_at=now)
+        _send_on_commit(waiting, now=now)
+
+
+def jobrun_cancel(
+    *, run: JobRun, by: AbstractBaseUser | str | None = None, now: datetime
+) -> bool:
+    """Cancel a queued or running run (a running one is revoked with terminate)."""
+    label = by if isinstance(by, str) else (by.get_username() if by else "")
+    ended = {"status": Status.CANCELLED, "finished_at": now}
+    ended["error"] = f"cancelled by {label}" if label else "cancelled"
+    runs = JobRun.objects.filter(pk=run.pk)
+    with transaction.atomic():
+        if not runs.filter(status=Status.QUEUED).update(**ended):
+            if not runs.filter(status=Status.IN_PROGRESS).update(**ended):
+                return False
+            _revoke_on_commit(run.celery_task_id)
+        if run.schedule_id is not None:
+            _release_waiting(schedule_id=run.schedule_id, now=now)
+    return True
+
+
+def _revoke_on_commit(task_id: str) -> None:
+    from scheduler_site.celery import app
+
+    # terminate=True kills the pool process running it; the run is already
+    # cancelled in the database, so whatever the worker does next is a no-op.
+    transaction.on_commit(
+        lambda: app.control.revoke(task_id, terminate=True, signal="SIGTERM")
+    )
+
+
+def jobrun_retry(*, run: JobRun, now: datetime) -> JobRun | None:
+    """Queue the next attempt of a failed run if its schedule allows one.
+
+    Each attempt is its own run linked to the first; the delay doubles per
+    attempt (retry_delay_seconds, then twice that, ...).
+    """
+    schedule = run.schedule
+    if schedule is None or run.attempt > schedule.max_retries:
+        return None
+    delay = schedule.retry_delay_seconds * 2 ** (run.attempt - 1)
+    try:
+        with transaction.atomic():
+            return jobrun_enqueue(
+                schedule=schedule,
+                service=run.service,
+                trigger=Trigger.RETRY,
+                args=run.args,
+                input_override=run.input,
+                by="retry",
+                scheduled_for=run.scheduled_for,
+                now=now,
+                attempt=run.attempt + 1,
+                retry_of=run.retry_of or run,
+                not_before=now + timedelta(seconds=delay),
+            )
+    except IntegrityError:
+        # jobrun_attempt_once: this attempt was already queued by someone else.
+        return None
+    except ValidationError as exc:
+        logger.warning("run %s not retried: %s", run.pk, exc)
+        return None
+
+
+def jobrun_execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None:
+    """Claim and execute a run; its final status, or None if another owns it."""
+    # Execution (threads, signals, the service call) lives in its own module.
+    from jobruns.execution import execute
+
+    return execute(run_id=run_id, worker=worker, in_process=in_process)
+
+
+# --- the reaper -----------------------------------------------------------------
+def jobrun_requeue_stale(
+    *, now: datetime, older_than: float | None = None, only: list[int] | None = None
+) -> int:
+    """Re-send queued runs whose message was sent `older_than` seconds ago or more.
+
+    A lost broker message (broker restarted or flushed) leaves a run queued for
+    ever; the database still knows it, so send it again. A duplicate delivery is
+    harmless: only one claim wins.
+    """
+    seconds = older_than
+    if seconds is None:
+        seconds = settings.JOBRUN_REQUEUE_AFTER_SECONDS
+    cutoff = now - timedelta(seconds=seconds)
+    stale = (
+        JobRun.objects.filter(status=Status.QUEUED, sent_at__lte=cutoff)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=cutoff))
+        .order_by("sent_at")
+    )
+    if only is not None:
+        stale = stale.filter(pk__in=only)
+    count = 0
+    for run in stale[:BATCH]:
+        with transaction.atomic():
+            # Conditional on the old sent_at: two reapers re-send a run once.
+            if JobRun.objects.filter(
+                pk=run.pk, status=Status.QUEUED, sent_at=run.sent_at
+            ).update(sent_at=now):
+                _send_on_commit(run, now=now)
+                count += 1
+    if count:
+        logger.warning("re-sent %d queued runs whose message was not consumed", count)
+    return count
+
+
+def jobrun_reap_lost(*, now: datetime) -> int:
+    """End in_progress runs whose worker stopped heart-beating as failed; retry them."""
+    cutoff = now - timedelta(seconds=settings.JOBRUN_HEARTBEAT_TIMEOUT_SECONDS)
+    lost = JobRun.objects.filter(
+        status=Status.IN_PROGRESS, heartbeat_at__lt=cutoff
+    ).order_by("heartbeat_at")[:BATCH]
+    count = 0
+    for run in lost:
+        with transaction.atomic():
+            changed = JobRun.objects.filter(
+                pk=run.pk, status=Status.IN_PROGRESS, heartbeat_at__lt=cutoff
+            ).update(
+                status=Status.FAILED,
+                finished_at=now,
+                error=f"worker lost: no heartbeat from {run.worker or 'its worker'} "
+                f"since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC",
+            )
+            if changed:
+                run.refresh_from_db()
+                _after_end(run, now=now)
+                count += 1
+    if count:
+        logger.warning("%d runs ended as failed: worker lost", count)
+    return count
+
+
+# --- retention ------------------------------------------------------------------
+def jobrun_prune(*, now: datetime) -> int:
+    """Delete finished runs beyond each schedule's retention, with their files."""
+    from schedules.models import Schedule
+
+    deleted = 0
+    kept = Schedule.objects.filter(
+        Q(keep_runs_days__isnull=False) | Q(keep_runs_count__isnull=False)
+    )
+    for schedule in kept.only("pk", "keep_runs_days", "keep_runs_count"):
+        finished = JobRun.objects.filter(schedule=schedule, status__in=JobRun.FINISHED)
+        doomed: set[int] = set()
+        if schedule.keep_runs_days is not None:
+            cutoff = now - timedelta(days=schedule.keep_runs_days)
+            doomed.update(
+                finished.filter(queued_at__lt=cutoff).values_list("pk", flat=True)
+            )
+        if schedule.keep_runs_count is not None:
+            newest_first = finished.order_by("-queued_at", "-id")
+            doomed.update(
+                newest_first.values_list("pk", flat=True)[schedule.keep_runs_count :]
+            )
+        deleted += _delete_runs(doomed)
+    adhoc_cutoff = now - timedelta(days=settings.JOBRUN_KEEP_ADHOC_DAYS)
+    deleted += _delete_runs(
+        JobRun.objects.filter(
+            schedule__isnull=True,
+            status__in=JobRun.FINISHED,
+            queued_at__lt=adhoc_cutoff,
+        ).values_list("pk", flat=True)
+    )
+    return deleted
+
+
+def _delete_runs(ids: Iterable[int]) -> int:
+    ids = list(ids)
+    deleted = 0
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        with transaction.atomic():
+            files = [
+                name
+                for name in JobRun.objects.filter(pk__in=chunk).values_list(
+                    "result_file", flat=True
+                )
+                if name
+            ]
+            deleted += JobRun.objects.filter(pk__in=chunk).delete()[0]
+            # Files go after commit: a rolled-back delete must not lose them.
+            transaction.on_commit(partial(_delete_files, files))
+    return deleted
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete result file %s", name)

@@ -1,0 +1,49 @@
+"""Celery tasks: thin doors into `jobruns` services, taking ids only."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.utils import timezone
+
+from jobruns.services import (
+    jobrun_execute,
+    jobrun_prune,
+    jobrun_reap_lost,
+    jobrun_requeue_stale,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# acks_late + reject_on_worker_lost: a worker killed mid-run leaves the message
+# on the broker; the redelivery finds the run no longer queued and does nothing,
+# and the reaper ends the run as "worker lost" (and retries it) from the database.
+# The soft and hard time limits are set per message by jobrun_enqueue.
+@shared_task(
+    name="jobruns.execute_run",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def execute_run(self: Any, run_id: int) -> str | None:
+    return jobrun_execute(run_id=run_id, worker=self.request.hostname or "")
+
+
+@shared_task(name="jobruns.reap", ignore_result=True)
+def reap() -> dict[str, int]:
+    """Sent by beat every few seconds: re-send lost messages, end lost runs."""
+    now = timezone.now()
+    return {
+        "requeued": jobrun_requeue_stale(now=now),
+        "lost": jobrun_reap_lost(now=now),
+    }
+
+
+@shared_task(name="jobruns.prune", ignore_result=True)
+def prune() -> int:
+    """Sent by beat nightly: apply each schedule's retention."""
+    return jobrun_prune(now=timezone.now())

@@ -1,0 +1,75 @@
+"""The job run admin: read-only history, actions with counts, result download."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from jobruns.models import JobRun
+from jobruns.services import jobrun_enqueue, jobrun_execute
+from tests.conftest import PASSWORD
+from tests.jobruns.conftest import NOON
+
+
+@pytest.fixture
+def report_run(db: None) -> JobRun:
+    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+        run = jobrun_enqueue(service="reports.runs_csv", trigger="cli", now=NOON)
+    jobrun_execute(run_id=run.pk, worker="test")
+    run.refresh_from_db()
+    return run
+
+
+@pytest.mark.django_db
+def test_the_result_file_downloads_only_for_signed_in_staff(
+    client: Client, superuser: Any, report_run: JobRun
+) -> None:
+    url = reverse("admin:jobruns_jobrun_result", args=[report_run.pk])
+
+    anonymous = client.get(url)
+    client.login(username=superuser.username, password=PASSWORD)
+    signed_in = client.get(url)
+
+    assert anonymous.status_code == 302
+    assert "/login/" in anonymous["Location"]
+    assert signed_in.status_code == 200
+    assert signed_in["Content-Disposition"] == 'attachment; filename="runs.csv"'
+    assert b"id,schedule,service" in b"".join(signed_in.streaming_content)
+
+
+@pytest.mark.django_db
+def test_the_run_list_and_detail_pages_render_read_only(
+    client: Client, superuser: Any, report_run: JobRun
+) -> None:
+    client.login(username=superuser.username, password=PASSWORD)
+
+    listing = client.get(reverse("admin:jobruns_jobrun_changelist"))
+    detail = client.get(reverse("admin:jobruns_jobrun_change", args=[report_run.pk]))
+
+    assert listing.status_code == 200
+    assert detail.status_code == 200
+    assert b"runs.csv" in detail.content
+    assert b'name="_save"' not in detail.content
+
+
+@pytest.mark.django_db
+def test_the_cancel_action_reports_how_many_runs_it_cancelled(
+    client: Client, superuser: Any, report_run: JobRun
+) -> None:
+    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+        queued = jobrun_enqueue(service="core.echo", trigger="cli", now=NOON)
+    client.login(username=superuser.username, password=PASSWORD)
+
+    response = client.post(
+        reverse("admin:jobruns_jobrun_changelist"),
+        {"action": "cancel_runs", "_selected_action": [queued.pk, report_run.pk]},
+        follow=True,
+    )
+
+    assert "Cancelled 1 run(s)." in response.content.decode()
+    queued.refresh_from_db()
+    assert queued.status == JobRun.Status.CANCELLED

@@ -1,0 +1,278 @@
+"""dispatch_due with a pinned `now`: missed-fire policies, overlap, bounds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from jobruns.dispatcher import dispatch_due, plan_fires
+from jobruns.models import JobRun
+from jobruns.services import jobrun_claim, jobrun_enqueue
+from schedules.models import Schedule
+from tests.jobruns.conftest import NOON, MakeSchedule
+
+Status = JobRun.Status
+OUTAGE = timedelta(minutes=5)
+
+
+@pytest.fixture(autouse=True)
+def sent() -> Any:
+    with mock.patch("jobruns.tasks.execute_run.apply_async") as apply_async:
+        yield apply_async
+
+
+def _due_at(schedule: Schedule, at: Any) -> Schedule:
+    Schedule.objects.filter(pk=schedule.pk).update(next_run_at=at)
+    schedule.refresh_from_db()
+    return schedule
+
+
+def _runs(schedule: Schedule) -> list[JobRun]:
+    return list(schedule.runs.order_by("scheduled_for"))
+
+
+@pytest.mark.django_db
+def test_a_due_fire_becomes_one_queued_run_and_next_run_at_moves_on(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(), NOON)
+
+    assert dispatch_due(now=NOON + timedelta(milliseconds=300)) == 1
+
+    [run] = _runs(schedule)
+    assert (run.status, run.trigger, run.scheduled_for) == (
+        Status.QUEUED,
+        JobRun.Trigger.SCHEDULED,
+        NOON,
+    )
+    assert run.triggered_by_label == "dispatcher"
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == NOON + timedelta(seconds=10)
+
+
+@pytest.mark.django_db
+def test_nothing_is_dispatched_before_its_time_or_while_paused(
+    make_schedule: MakeSchedule,
+) -> None:
+    early = _due_at(make_schedule(), NOON + timedelta(seconds=1))
+    paused = _due_at(make_schedule(), NOON)
+    Schedule.objects.filter(pk=paused.pk).update(is_paused=True)
+
+    assert dispatch_due(now=NOON) == 0
+    assert not JobRun.objects.exists()
+    early.refresh_from_db()
+    assert early.next_run_at == NOON + timedelta(seconds=1)
+
+
+@pytest.mark.django_db
+def test_run_once_after_a_five_minute_outage_runs_once_and_records_the_rest(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(missed_policy="run_once"), NOON)
+
+    assert dispatch_due(now=NOON + OUTAGE) == 1
+
+    skipped, run = _runs(schedule)
+    assert (run.status, run.scheduled_for) == (Status.QUEUED, NOON + OUTAGE)
+    assert (skipped.status, skipped.skip_reason, skipped.skipped_count) == (
+        Status.SKIPPED,
+        JobRun.SkipReason.MISSED,
+        30,
+    )
+    assert skipped.scheduled_for == NOON
+    assert "30 fire(s)" in skipped.log
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == NOON + OUTAGE + timedelta(seconds=10)
+
+
+@pytest.mark.django_db
+def test_run_all_runs_each_fire_in_the_window_oldest_first(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(
+        make_schedule(missed_policy="run_all", overlap_policy="allow"), NOON
+    )
+
+    assert dispatch_due(now=NOON + OUTAGE) == 7
+
+    skipped, *runs = _runs(schedule)
+    assert [run.scheduled_for - NOON for run in runs] == [
+        timedelta(seconds=s) for s in range(240, 301, 10)
+    ]
+    assert list(schedule.runs.filter(status=Status.QUEUED).order_by("pk")) == runs
+    assert {run.trigger for run in runs[:-1]} == {JobRun.Trigger.CATCHUP}
+    assert runs[-1].trigger == JobRun.Trigger.SCHEDULED
+    assert (skipped.skip_reason, skipped.skipped_count) == ("outside_window", 24)
+
+
+@pytest.mark.django_db
+def test_skip_runs_only_the_on_time_fire_after_an_outage(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(missed_policy="skip"), NOON)
+
+    assert dispatch_due(now=NOON + OUTAGE) == 1
+
+    skipped, run = _runs(schedule)
+    assert run.scheduled_for == NOON + OUTAGE
+    assert (skipped.skip_reason, skipped.skipped_count) == ("missed", 30)
+
+
+@pytest.mark.django_db
+def test_a_daily_fire_missed_by_more_than_the_window_never_surprises(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(
+        make_schedule(kind="cron", cron_expression="0 12 * * *", interval_seconds=0),
+        NOON,
+    )
+
+    assert dispatch_due(now=NOON + OUTAGE) == 0
+
+    [skipped] = _runs(schedule)
+    assert (skipped.skip_reason, skipped.skipped_count) == ("outside_window", 1)
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == NOON + timedelta(days=1)
+
+
+def test_plan_fires_counts_a_fire_within_the_grace_as_on_time() -> None:
+    plan = plan_fires(
+        [NOON], now=NOON + timedelta(seconds=4), policy="skip", window_seconds=60,
+        on_time_seconds=5,
+    )  # fmt: skip
+
+    assert plan.run == [(NOON, JobRun.Trigger.SCHEDULED)]
+    assert plan.dropped == []
+
+
+@pytest.mark.django_db
+def test_overlap_skip_records_a_skipped_run_while_one_is_in_progress(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(overlap_policy="skip"), NOON)
+    running = jobrun_enqueue(schedule=schedule, trigger="manual", now=NOON)
+    jobrun_claim(run_id=running.pk, worker="w", now=NOON)
+
+    assert dispatch_due(now=NOON) == 0
+
+    skipped = schedule.runs.get(trigger="scheduled")
+    assert (skipped.status, skipped.skip_reason) == (Status.SKIPPED, "overlap")
+
+
+@pytest.mark.django_db
+def test_overlap_queue_one_queues_one_behind_the_running_run_and_skips_more(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(overlap_policy="queue_one"), NOON)
+    running = jobrun_enqueue(schedule=schedule, trigger="manual", now=NOON)
+    jobrun_claim(run_id=running.pk, worker="w", now=NOON)
+
+    assert dispatch_due(now=NOON) == 1
+    assert dispatch_due(now=NOON + timedelta(seconds=10)) == 0
+
+    waiting, extra = schedule.runs.filter(trigger="scheduled").order_by("pk")
+    assert waiting.status == Status.QUEUED
+    assert (extra.status, extra.skip_reason) == (Status.SKIPPED, "overlap")
+
+
+@pytest.mark.django_db
+def test_overlap_replace_cancels_the_running_run_and_queues_the_new_one(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(overlap_policy="replace"), NOON)
+    running = jobrun_enqueue(schedule=schedule, trigger="manual", now=NOON)
+    jobrun_claim(run_id=running.pk, worker="w", now=NOON)
+
+    with mock.patch("scheduler_site.celery.app.control.revoke"):
+        assert dispatch_due(now=NOON) == 1
+
+    running.refresh_from_db()
+    assert running.status == Status.CANCELLED
+    new = schedule.runs.get(trigger="scheduled")
+    assert jobrun_claim(run_id=new.pk, worker="w", now=NOON)
+
+
+@pytest.mark.django_db
+def test_overlap_allow_runs_in_parallel_up_to_max_parallel(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(overlap_policy="allow", max_parallel=2), NOON)
+
+    assert dispatch_due(now=NOON) == 1
+    assert dispatch_due(now=NOON + timedelta(seconds=10)) == 1
+    assert dispatch_due(now=NOON + timedelta(seconds=20)) == 0
+
+    statuses = list(schedule.runs.order_by("pk").values_list("status", flat=True))
+    assert statuses == [Status.QUEUED, Status.QUEUED, Status.SKIPPED]
+
+
+@pytest.mark.django_db
+def test_a_fire_already_dispatched_elsewhere_is_not_run_twice(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(overlap_policy="allow"), NOON)
+    dispatch_due(now=NOON)
+    # A second dispatcher that read the schedule before the first committed.
+    _due_at(schedule, NOON)
+
+    assert dispatch_due(now=NOON) == 0
+    assert schedule.runs.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_one_time_schedule_is_finished_after_its_fire(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = make_schedule(
+        kind="one_time", run_at=NOON + timedelta(minutes=1), interval_seconds=0
+    )
+
+    assert dispatch_due(now=NOON + timedelta(minutes=1)) == 1
+
+    schedule.refresh_from_db()
+    assert schedule.next_run_at is None
+    assert dispatch_due(now=NOON + timedelta(hours=1)) == 0
+
+
+@pytest.mark.django_db
+def test_the_end_bound_stops_an_interval_schedule(make_schedule: MakeSchedule) -> None:
+    schedule = _due_at(
+        make_schedule(end_at=NOON + timedelta(seconds=15), overlap_policy="allow"),
+        NOON + timedelta(seconds=10),
+    )
+
+    assert dispatch_due(now=NOON + timedelta(seconds=10)) == 1
+
+    schedule.refresh_from_db()
+    assert schedule.next_run_at is None
+
+
+@pytest.mark.django_db
+def test_interval_repeats_stop_the_schedule_after_that_many_fires(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(repeats=2, overlap_policy="allow"), NOON)
+
+    dispatch_due(now=NOON)
+    dispatch_due(now=NOON + timedelta(seconds=10))
+
+    schedule.refresh_from_db()
+    assert schedule.runs.count() == 2
+    assert schedule.next_run_at is None
+
+
+@pytest.mark.django_db
+def test_a_schedule_whose_service_is_gone_records_a_failed_run(
+    make_schedule: MakeSchedule,
+) -> None:
+    schedule = _due_at(make_schedule(), NOON)
+    Schedule.objects.filter(pk=schedule.pk).update(target="gone.service")
+
+    assert dispatch_due(now=NOON) == 0
+
+    [run] = _runs(schedule)
+    assert run.status == Status.FAILED
+    assert "gone.service" in run.error
