@@ -23,6 +23,7 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 run: $(RUN_STAMP) ## set up and start web + worker + beat on SQLite (http://127.0.0.1:8000/admin/)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
+	$(PY) manage.py load_demo
 	$(PY) manage.py supervise
 
 test: $(DEV_STAMP) ## run the test suite
@@ -49,6 +50,7 @@ check: lint migrations-check schema test ## everything CI runs
 
 bench: $(DEV_STAMP) ## print benchmark figures
 	$(PY) bench/cron_bench.py
+	$(PY) bench/dispatch_bench.py
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var
