@@ -139,10 +139,26 @@ class CredentialAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "can_verify": self.has_verify_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def has_verify_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("executions.verify_credential"))
+
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """POST only: runs verifyCredentials through the same asynchronous path."""
         credential = get_object_or_404(Credential, pk=pk)
-        if request.method != "POST" or not self.has_change_permission(
+        if request.method != "POST" or not self.has_verify_permission(
             request, credential
         ):
             return HttpResponseRedirect(

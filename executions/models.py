@@ -39,6 +39,7 @@ class Credential(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("verify_credential", "Can verify credentials")]
 
     def __str__(self) -> str:
         return self.name

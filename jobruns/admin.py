@@ -86,9 +86,11 @@ class JobRunAdmin(admin.ModelAdmin):
         return False
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
-        # Cancel and requeue change run state; the model's change permission
+        # Cancel and re-send are the operator's "cancel" and "retry" rights.
         # says who may, although the form itself is read-only.
-        return request.user.has_perm("jobruns.change_jobrun")
+        return request.user.has_perm("jobruns.cancel_jobrun") and request.user.has_perm(
+            "jobruns.retry_jobrun"
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [

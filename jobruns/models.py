@@ -121,6 +121,10 @@ class JobRun(models.Model):
 
     class Meta:
         ordering = ["-queued_at", "-id"]
+        permissions = [
+            ("cancel_jobrun", "Can cancel runs"),
+            ("retry_jobrun", "Can retry and re-send runs"),
+        ]
         constraints = [
             # Exactly once per fire time: a second dispatcher's INSERT for the
             # same fire fails here instead of starting a second run.

@@ -143,3 +143,32 @@ def page(chromium: Any, live_server: Any) -> Iterator[Any]:
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def _member_of(django_user_model: Any, username: str, role: str) -> Any:
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def viewer(django_user_model: Any) -> Any:
+    return _member_of(django_user_model, "vera-viewer", "viewer")
+
+
+@pytest.fixture
+def operator(django_user_model: Any) -> Any:
+    return _member_of(django_user_model, "otto-operator", "operator")
+
+
+@pytest.fixture
+def editor(django_user_model: Any) -> Any:
+    return _member_of(django_user_model, "edda-editor", "editor")
+
+
+@pytest.fixture
+def outsider(django_user_model: Any) -> Any:
+    """Signed in, in no group: may do nothing but read their own profile."""
+    return django_user_model.objects.create_user(username="olga-outsider")

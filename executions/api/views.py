@@ -202,7 +202,7 @@ class CredentialViewSet(viewsets.ModelViewSet):
         "partial_update": "executions.change_credential",
         "destroy": "executions.delete_credential",
         # Verifying records the outcome on the credential.
-        "verify": "executions.change_credential",
+        "verify": "executions.verify_credential",
     }
     filterset_fields = ["component"]
 

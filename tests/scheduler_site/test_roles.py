@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_viewer_reads_but_may_not_act(viewer: Any) -> None:
+    assert viewer.has_perm("schedules.view_schedule")
+    assert viewer.has_perm("executions.view_credential")
+    assert not viewer.has_perm("schedules.run_schedule")
+    assert not viewer.has_perm("executions.verify_credential")
+
+
+def test_an_operator_acts_on_what_exists_but_may_not_edit(operator: Any) -> None:
+    for permission in (
+        "schedules.run_schedule",
+        "schedules.pause_schedule",
+        "jobruns.cancel_jobrun",
+        "jobruns.retry_jobrun",
+        "executions.verify_credential",
+    ):
+        assert operator.has_perm(permission), permission
+    assert not operator.has_perm("schedules.change_schedule")
+    assert not operator.has_perm("executions.add_credential")
+
+
+def test_an_editor_also_creates_changes_and_deletes(editor: Any) -> None:
+    for permission in (
+        "schedules.add_schedule",
+        "schedules.change_schedule",
+        "schedules.delete_schedule",
+        "executions.change_credential",
+        "schedules.run_schedule",
+    ):
+        assert editor.has_perm(permission), permission
+
+
+def test_an_outsider_holds_nothing(outsider: Any) -> None:
+    assert not outsider.get_all_permissions()
