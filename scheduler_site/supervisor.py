@@ -125,11 +125,18 @@ class Supervisor:
         return True
 
     def stop_all(self) -> None:
-        """SIGTERM in reverse start order, then SIGKILL what outlives the timeout."""
+        """SIGTERM in reverse start order, then SIGKILL what outlives the timeout.
+
+        SIGTERM goes to each child's main process only: Celery's worker then
+        finishes its running tasks (warm shutdown) and gunicorn its requests.
+        Signalling the whole group would kill the pool processes mid-task.
+        """
         running = [c for c in reversed(self.children) if _alive(c)]
         for child in running:
             self.say("supervisor", f"stopping {child.name}")
-            _signal_group(child, signal.SIGTERM)
+            assert child.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
         for child in running:
             assert child.process is not None
