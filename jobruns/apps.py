@@ -5,4 +5,5 @@ from django.apps import AppConfig
 
 class JobrunsConfig(AppConfig):
     name = "jobruns"
+    verbose_name = "Job runs"
     default_auto_field = "django.db.models.BigAutoField"
