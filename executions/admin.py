@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -14,10 +15,12 @@ from executions.components import all_components, component_exists, get_componen
 from executions.models import Credential, Execution
 from executions.services import (
     credential_create,
+    credential_delete,
     credential_masked_fields,
     credential_update,
     execution_create,
 )
+from scheduler_site.admin import AuditHistoryMixin
 
 FIELD_PREFIX = "field_"
 
@@ -67,7 +70,7 @@ def _credential_form(component: str, *, adding: bool) -> type[forms.ModelForm]:
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ["name", "component", "last_verified_at", "verified"]
     list_filter = ["component"]
     search_fields = ["name"]
@@ -114,7 +117,9 @@ class CredentialAdmin(admin.ModelAdmin):
             if key.startswith(FIELD_PREFIX) and value not in (None, "")
         }
         if change:
-            saved = credential_update(credential=obj, name=obj.name, fields=values)
+            saved = credential_update(
+                credential=obj, name=obj.name, fields=values, by=request.user
+            )
         else:
             saved = credential_create(
                 name=obj.name,
@@ -123,6 +128,13 @@ class CredentialAdmin(admin.ModelAdmin):
                 by=request.user,
             )
         obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Credential) -> None:
+        credential_delete(credential=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for credential in queryset:
+            credential_delete(credential=credential, by=request.user)
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -158,9 +170,9 @@ class CredentialAdmin(admin.ModelAdmin):
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """POST only: runs verifyCredentials through the same asynchronous path."""
         credential = get_object_or_404(Credential, pk=pk)
-        if request.method != "POST" or not self.has_verify_permission(
-            request, credential
-        ):
+        if not self.has_verify_permission(request, credential):
+            raise PermissionDenied
+        if request.method != "POST":
             return HttpResponseRedirect(
                 reverse("admin:executions_credential_change", args=[pk])
             )

@@ -70,6 +70,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """PBKDF2's deliberate slowness buys nothing in tests and costs minutes."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def superuser(django_user_model: Any) -> Any:
     return django_user_model.objects.create_superuser(
