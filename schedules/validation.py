@@ -59,7 +59,10 @@ _TARGET_SHAPE = re.compile(r"^[A-Za-z0-9_][\w.:\-]*\Z")
 _TAG_KEY_MAX = 100
 _TAG_VALUE_MAX = 200
 
-Errors = dict[str, list[str]]
+# Messages, or ValidationErrors where a caller needs the code (NAME_TAKEN).
+Errors = dict[str, list[str | ValidationError]]
+# The code of "another schedule has this name": the API answers it with 409.
+NAME_TAKEN = "name_taken"
 
 
 def schedule_validate_definition(
@@ -88,6 +91,7 @@ def schedule_validate_definition(
     if zone is not None:
         for field in _LOCAL_TIME_FIELDS:
             _localize(candidate, field, zone, errors)
+    _check_date_range(candidate, errors)
     _clear_other_kinds(candidate)
     _check_timing(candidate, data, errors, now=now, allow_past=allow_past)
     if not timing_only:
@@ -209,6 +213,21 @@ def _localize(candidate: Schedule, field: str, zone: ZoneInfo, errors: Errors) -
     # Converted at once: an aware time inside a fold never compares equal to
     # an instant in another zone (PEP 495), so keep only the UTC instant.
     setattr(candidate, field, aware.astimezone(UTC))
+
+
+# Timing arithmetic steps around each bound; keep clear of datetime's limits.
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _check_date_range(candidate: Schedule, errors: Errors) -> None:
+    for field in _LOCAL_TIME_FIELDS:
+        value = getattr(candidate, field)
+        aware = isinstance(value, datetime) and value.tzinfo is not None
+        if aware and not _EARLIEST <= value <= _LATEST:
+            errors.setdefault(field, []).append(
+                f"{field} must be between 1900-01-01 and 9999-12-30"
+            )
 
 
 def _offset_text(value: datetime) -> str:
@@ -413,6 +432,9 @@ def _check_name_free(candidate: Schedule, errors: Errors) -> None:
         taken = taken.exclude(pk=candidate.pk)
     if taken.exists():
         errors.setdefault("name", []).append(
-            f"a schedule named {candidate.name!r} already exists; choose another "
-            "name or edit that schedule"
+            ValidationError(
+                f"a schedule named {candidate.name!r} already exists; choose "
+                "another name or edit that schedule",
+                code=NAME_TAKEN,
+            )
         )

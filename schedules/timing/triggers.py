@@ -13,6 +13,9 @@ from schedules.timing.zones import load_zone, require_aware
 
 # Bounds are inclusive; "strictly after the instant one tick earlier" says so.
 _TICK = timedelta(microseconds=1)
+# Far beyond any real schedule, and far enough from datetime's limits that
+# start + k * interval arithmetic can never overflow.
+MAX_INTERVAL = timedelta(days=36525)
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,14 @@ def interval_from_parts(
         raise TimingError(
             "interval", f"interval parts cannot be negative ({', '.join(negative)})"
         )
-    every = timedelta(**parts)
+    try:
+        every = timedelta(**parts)
+    except OverflowError:
+        every = MAX_INTERVAL + _TICK
+    if every > MAX_INTERVAL:
+        raise TimingError(
+            "interval", "an interval can be at most 100 years (36525 days)"
+        )
     if every <= timedelta(0):
         raise TimingError(
             "interval",

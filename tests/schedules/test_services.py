@@ -419,3 +419,15 @@ def test_tag_remove_removes_one_key_and_reports_it(make_schedule: Make) -> None:
         schedule=schedule, key="b", value="9", by=None, now=NOW
     )
     assert list(schedule.tags.values_list("key", flat=True)) == ["b"]
+
+
+@pytest.mark.parametrize("field", ["start_at", "end_at"])
+def test_dates_outside_the_supported_years_are_field_errors(
+    now: datetime, field: str
+) -> None:
+    data = definition(**{field: datetime(1, 1, 2, tzinfo=UTC)})
+    with pytest.raises(ValidationError) as info:
+        schedule_create(data=data, by=None, now=now)
+    assert f"{field} must be between 1900-01-01 and 9999-12-30" in str(
+        info.value.message_dict[field]
+    )

@@ -273,3 +273,10 @@ def test_describe_falls_back_to_the_source_when_the_describer_fails(
 
     monkeypatch.setattr("schedules.timing.descriptions.ExpressionDescriptor", broken)
     assert describe(cron_trigger("0 0 L-2 * *", "UTC")) == "0 0 L-2 * * (UTC)"
+
+
+def test_an_absurdly_long_interval_is_a_field_error_not_an_overflow() -> None:
+    with pytest.raises(TimingError) as info:
+        interval_from_parts(seconds=73157310128255488)
+    assert info.value.field == "interval"
+    assert "at most 100 years" in info.value.message
