@@ -31,6 +31,7 @@ from executions.components import (
     get_component,
 )
 from executions.models import Credential, Execution
+from scheduler_site.audit import Action, audit_record
 from scheduler_site.logging import log_context
 
 logger = logging.getLogger(__name__)
@@ -89,27 +90,67 @@ def credential_create(
         created_by=by if getattr(by, "pk", None) else None,
     )
     credential.full_clean()
-    credential.save()
+    with transaction.atomic():
+        credential.save()
+        changes = {
+            "name": [None, credential.name],
+            "component": [None, component],
+            "fields": [None, sorted(credential.fields())],
+        }
+        audit_record(action=Action.CREATE, obj=credential, by=by, changes=changes)
     return credential
 
 
 def credential_update(
-    *, credential: Credential, name: str | None = None, fields: dict | None = None
+    *,
+    credential: Credential,
+    name: str | None = None,
+    fields: dict | None = None,
+    by: Any = None,
 ) -> Credential:
     """Rename and/or change fields; fields not given keep their stored values,
     so a secret need not be typed again to change the URL."""
-    if name is not None:
+    changes: dict[str, Any] = {}
+    if name is not None and name != credential.name:
+        changes["name"] = [credential.name, name]
         credential.name = name
     if fields is not None:
-        merged = {**credential.fields(), **fields}
+        stored = credential.fields()
+        merged = {**stored, **fields}
         cleaned = _clean_credential_fields(get_component(credential.component), merged)
         credential.fields_encrypted = crypto.encrypt_fields(cleaned)
         # A verification says nothing about fields that changed since.
         credential.last_verification = None
         credential.last_verified_at = None
+        changes.update(_changed_field_names(stored, cleaned))
     credential.full_clean()
-    credential.save()
+    with transaction.atomic():
+        credential.save()
+        if changes:
+            audit_record(action=Action.CHANGE, obj=credential, by=by, changes=changes)
     return credential
+
+
+def _changed_field_names(
+    before: dict[str, Any], after: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """Which credential fields changed, by name only: values may be secrets."""
+    changed = sorted(
+        name for name in set(before) | set(after) if before.get(name) != after.get(name)
+    )
+    return {"fields": [None, changed]} if changed else {}
+
+
+def credential_delete(*, credential: Credential, by: Any = None) -> None:
+    """Delete a stored credential (executions keep running without it)."""
+    with transaction.atomic():
+        audit_record(
+            action=Action.DELETE,
+            obj=credential,
+            by=by,
+            changes={"name": [credential.name, None]},
+        )
+        credential.delete()
 
 
 def credential_masked_fields(credential: Credential) -> dict[str, Any]:
@@ -239,6 +280,15 @@ def execution_create(
         expires_at=now + timedelta(seconds=settings.EXECUTION_RESULT_TTL_SECONDS),
     )
     logger.info("execution %s created: %s.%s", execution.pk, component, method)
+    if stored is not None and method == Method.VERIFY_CREDENTIALS:
+        changes = {"execution": [None, str(execution.pk)]}
+        audit_record(
+            action=Action.VERIFY,
+            obj=stored,
+            by=requested_by,
+            changes=changes,
+            now=now,
+        )
     if dispatch:
         transaction.on_commit(functools.partial(_send, execution.pk, limit))
     return execution

@@ -20,10 +20,11 @@ from django.utils.html import format_html
 
 from jobruns.models import JobRun
 from jobruns.services import jobrun_cancel, jobrun_requeue_stale
+from scheduler_site.admin import AuditHistoryMixin
 
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "schedule_name",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -18,10 +18,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 
 from jobruns.models import JobRun
 from jobruns.registry import get_service, service_exists
+from scheduler_site.audit import Action, audit_record
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -40,10 +41,30 @@ ASKED_FOR = (Trigger.MANUAL, Trigger.API, Trigger.CLI)
 HARD_LIMIT_GRACE_SECONDS = 30
 EXCLUSIVE_POLICIES = ("skip", "queue_one", "replace")
 BATCH = 500
+# Codes of RunRefused and RunNotRetryable: the native API answers them with 409.
+RUN_IN_PROGRESS = "run_in_progress"
+NOT_RETRYABLE = "not_retryable"
 
 
 class RunRefused(ValidationError):
     """The schedule's overlap policy refuses another run right now."""
+
+
+class RunNotRetryable(ValidationError):
+    """Only an ended run that did not succeed can be retried."""
+
+
+# Keys an adapter adds to a run's input once the run exists (its id known): the
+# Conductor adapter adds `_scheduledTime`, `_executionId`... as Conductor does.
+# Registered in AppConfig.ready(); applied after validation, so a service's
+# input_schema judges what the caller sent, not the added keys.
+RunInputContext = Callable[[JobRun], Mapping[str, Any] | None]
+_run_input_contexts: list[RunInputContext] = []
+
+
+def register_run_input_context(context: RunInputContext) -> None:
+    if context not in _run_input_contexts:
+        _run_input_contexts.append(context)
 
 
 # --- creating runs ----------------------------------------------------------------
@@ -62,12 +83,14 @@ def jobrun_enqueue(
     attempt: int = 1,
     retry_of: JobRun | None = None,
     not_before: datetime | None = None,
+    correlation_id: str | None = None,
+    asked: bool | None = None,
 ) -> JobRun:
     """Create a run (queued, or skipped by the overlap policy) and send it on commit.
 
     The one way any caller creates a run. Raises ValidationError for a bad
     request and RunRefused when a person asks for a run the overlap policy
-    refuses.
+    refuses (`asked`: whether a person asked; default: from the trigger).
     """
     if schedule is None and not service:
         raise ValidationError({"service": "name a service or a schedule to run"})
@@ -85,7 +108,9 @@ def jobrun_enqueue(
         args=list(args),
         input=payload,
         extra=extra if extra is not None else (schedule.extra if schedule else ""),
-        correlation_id=schedule.correlation_id if schedule else "",
+        correlation_id=correlation_id
+        if correlation_id is not None
+        else (schedule.correlation_id if schedule else ""),
         time_limit_seconds=_time_limit(schedule),
         queued_at=now,
         sent_at=now,
@@ -97,13 +122,38 @@ def jobrun_enqueue(
         and schedule.overlap_policy in EXCLUSIVE_POLICIES,
     )
     _set_by(run, by)
+    asked = trigger in ASKED_FOR if asked is None else asked
     with transaction.atomic():
         if schedule is not None:
-            _apply_overlap(run, schedule, now=now)
+            _apply_overlap(run, schedule, now=now, asked=asked)
         run.save()
+        _add_input_context(run)
         if run.status == Status.QUEUED and send:
             _send_on_commit(run, now=now)
+        if trigger in ASKED_FOR:
+            _audit_run_now(run, schedule, by=by, now=now)
     return run
+
+
+def _audit_run_now(
+    run: JobRun, schedule: Schedule | None, *, by: Any, now: datetime
+) -> None:
+    """Run now is recorded on the schedule; a bare service run on the run itself."""
+    changes: dict[str, Any] = {"run": [None, run.pk], "status": [None, run.status]}
+    if run.args:
+        changes["args"] = [None, run.args]
+    audit_record(
+        action=Action.RUN_NOW, obj=schedule or run, by=by, changes=changes, now=now
+    )
+
+
+def _add_input_context(run: JobRun) -> None:
+    added: dict[str, Any] = {}
+    for context in _run_input_contexts:
+        added.update(context(run) or {})
+    if added:
+        run.input = {**run.input, **added}
+        JobRun.objects.filter(pk=run.pk).update(input=run.input)
 
 
 def jobrun_record_skipped(
@@ -203,7 +253,9 @@ def _set_by(run: JobRun, by: AbstractBaseUser | str | None) -> None:
         run.triggered_by_label = f"{run.trigger}:{by.get_username()}"
 
 
-def _apply_overlap(run: JobRun, schedule: Schedule, *, now: datetime) -> None:
+def _apply_overlap(
+    run: JobRun, schedule: Schedule, *, now: datetime, asked: bool
+) -> None:
     """Queue, skip or replace according to the schedule's overlap policy."""
     from schedules.models import Schedule
 
@@ -226,10 +278,11 @@ def _apply_overlap(run: JobRun, schedule: Schedule, *, now: datetime) -> None:
         )
     if not refuse:
         return
-    if run.trigger in ASKED_FOR:
+    if asked:
         raise RunRefused(
             f"schedule {schedule.name!r} already has a run in progress and its "
-            f"overlap policy is {policy!r}; wait for it to finish or cancel it"
+            f"overlap policy is {policy!r}; wait for it to finish or cancel it",
+            code=RUN_IN_PROGRESS,
         )
     _mark_skipped(run, reason=JobRun.SkipReason.OVERLAP, count=1, now=now)
 
@@ -348,10 +401,14 @@ def jobrun_cancel(
     ended["error"] = f"cancelled by {label}" if label else "cancelled"
     runs = JobRun.objects.filter(pk=run.pk)
     with transaction.atomic():
+        before = run.status
         if not runs.filter(status=Status.QUEUED).update(**ended):
             if not runs.filter(status=Status.IN_PROGRESS).update(**ended):
                 return False
             _revoke_on_commit(run.celery_task_id)
+        run.refresh_from_db(fields=["status", "finished_at", "error"])
+        changes = {"status": [before, Status.CANCELLED]}
+        audit_record(action=Action.CANCEL, obj=run, by=by, changes=changes, now=now)
         if run.schedule_id is not None:
             _release_waiting(schedule_id=run.schedule_id, now=now)
     return True
@@ -398,6 +455,54 @@ def jobrun_retry(*, run: JobRun, now: datetime) -> JobRun | None:
     except ValidationError as exc:
         logger.warning("run %s not retried: %s", run.pk, exc)
         return None
+
+
+RETRYABLE = (Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
+
+
+def jobrun_rerun(
+    *, run: JobRun, by: AbstractBaseUser | str | None, now: datetime
+) -> JobRun:
+    """Queue the next attempt of an ended, unsuccessful run now, as a person asked.
+
+    Unlike `jobrun_retry` neither max_retries nor the retry delay applies; the
+    overlap policy does (RunRefused). Raises RunNotRetryable for a run that is
+    still active, succeeded or was skipped.
+    """
+    if run.status not in RETRYABLE:
+        raise RunNotRetryable(
+            f"run #{run.pk} is {run.status}; only failed, timed out or cancelled "
+            "runs can be retried",
+            code=NOT_RETRYABLE,
+        )
+    first = run.retry_of or run
+    latest = JobRun.objects.filter(Q(pk=first.pk) | Q(retry_of=first)).aggregate(
+        Max("attempt")
+    )["attempt__max"]
+    with transaction.atomic():
+        new = jobrun_enqueue(
+            schedule=run.schedule,
+            service=run.service,
+            trigger=Trigger.RETRY,
+            args=run.args,
+            input_override=run.input,
+            extra=run.extra,
+            by=by,
+            scheduled_for=run.scheduled_for,
+            now=now,
+            attempt=(latest or run.attempt) + 1,
+            retry_of=first,
+            correlation_id=run.correlation_id,
+            asked=True,
+        )
+        audit_record(
+            action=Action.RETRY,
+            obj=run,
+            by=by,
+            changes={"retry": [None, new.pk], "attempt": [run.attempt, new.attempt]},
+            now=now,
+        )
+    return new
 
 
 def jobrun_execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None:

@@ -4,13 +4,67 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from scheduler_site.accounts import api_token_create, api_token_revoke
-from scheduler_site.models import ApiToken, UserProfile, WorkerHeartbeat
+from scheduler_site.audit import audit_events_for
+from scheduler_site.models import ApiToken, AuditEvent, UserProfile, WorkerHeartbeat
+
+# The history page shows this many of an object's newest events.
+HISTORY_LIMIT = 200
+
+
+class AuditHistoryMixin:
+    """The object's "History" page lists its audit events from every interface.
+
+    Django's own history reads LogEntry, which only the admin writes; the audit
+    trail also holds what the API, the compatible APIs and the CLI did.
+    """
+
+    object_history_template = "admin/scheduler_site/audit_history.html"
+
+    def history_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        events = list(audit_events_for(obj)[: HISTORY_LIMIT + 1]) if obj else []
+        context = {
+            **(extra_context or {}),
+            "audit_events": events[:HISTORY_LIMIT],
+            "audit_truncated": len(events) > HISTORY_LIMIT,
+        }
+        return super().history_view(request, object_id, context)  # type: ignore[misc]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The whole trail, read-only: nobody edits history."""
+
+    list_display = [
+        "at", "actor_label", "action", "content_type", "object_repr", "interface",
+        "remote_addr",
+    ]  # fmt: skip
+    list_filter = ["action", "interface", "content_type"]
+    search_fields = ["actor_label", "object_repr", "object_id"]
+    date_hierarchy = "at"
+    list_select_related = ["content_type"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class UserProfileInline(admin.StackedInline):

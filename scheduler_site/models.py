@@ -72,3 +72,69 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > now
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, when, from where, and which fields changed.
+
+    Written only by `scheduler_site.audit.audit_record`, which the services call,
+    so every interface (admin, native API, compatible APIs, CLI) is recorded
+    once. The object is named by content type and id rather than a foreign key:
+    the event outlives a deleted object, and ids of any type (Execution's UUID)
+    fit.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        CHANGE = "change"
+        DELETE = "delete"
+        PAUSE = "pause"
+        RESUME = "resume"
+        RUN_NOW = "run_now", "run now"
+        CANCEL = "cancel"
+        RETRY = "retry"
+        VERIFY = "verify"
+
+    class Interface(models.TextChoices):
+        ADMIN = "admin"
+        API = "api", "native API"
+        CLI = "cli", "command line"
+        CONDUCTOR = "conductor", "Conductor API"
+        OPENSPECIMEN = "openspecimen", "OpenSpecimen API"
+        ELASTICIO = "elasticio", "elastic.io API"
+        SYSTEM = "system"
+
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept beside the key: the name stays readable after the user is deleted,
+    # and the command line or the system have no user row.
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.PROTECT, related_name="+"
+    )
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    interface = models.CharField(max_length=16, choices=Interface.choices)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    # {field: [old, new]}; secrets never appear here (credentials: names only).
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The history of one object, newest first: the admin and API question.
+            models.Index(
+                fields=["content_type", "object_id", "-at"], name="audit_object_idx"
+            ),
+            models.Index(fields=["-at"], name="audit_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.object_repr}"

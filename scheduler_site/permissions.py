@@ -4,7 +4,9 @@ Each view names the permission every action needs (``action_permissions`` on
 viewsets, ``method_permissions`` on plain views). An action without an entry is
 refused: a new endpoint without a rule fails closed, and the authorization
 matrix test notices it. Groups (viewer, operator, editor) hold these
-permissions, so the same rules hold in the admin and every API.
+permissions, so the same rules hold in the admin and every API. ``SIGNED_IN``
+in place of a permission lets every signed-in user in: for what is their own
+(profile, personal tokens) and for the API's documentation.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+# Not a Django permission: any signed-in user may (their own profile and tokens).
+SIGNED_IN = "signed_in"
 
 
 def required_permission(view: Any, request: Request) -> str | None:
@@ -34,7 +39,18 @@ class HasActionPermission(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
+        if not _handles(view, request):
+            return True  # the view answers 405 Method Not Allowed next
         permission = required_permission(view, request)
         if permission is None:
             return False
-        return bool(user.has_perm(permission))
+        return permission == SIGNED_IN or bool(user.has_perm(permission))
+
+
+def _handles(view: Any, request: Request) -> bool:
+    """Whether the view has a handler for the method at all."""
+    method = (request.method or "GET").lower()
+    action_map = getattr(view, "action_map", None)
+    if action_map is not None:
+        return method in action_map or method == "options"
+    return hasattr(view, method)

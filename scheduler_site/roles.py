@@ -1,6 +1,7 @@
 """The three roles, as Django groups: one table, used by a migration.
 
-viewer reads everything but secrets (credentials are only ever shown masked);
+viewer reads everything but secrets (credentials are only ever shown masked),
+the audit trail included;
 operator may also act on what exists (run now, pause, resume, cancel, retry,
 verify credentials, ask a component for options or metadata); editor may also
 create, change and delete schedules and credentials. Superusers pass every
@@ -21,6 +22,7 @@ VIEWER = [
     "executions.view_execution",
     "executions.view_credential",
     "scheduler_site.view_workerheartbeat",
+    "scheduler_site.view_auditevent",
 ]
 OPERATOR = [
     *VIEWER,

@@ -33,7 +33,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "scheduler_site.admin_site.SchedulerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,22 +42,26 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_celery_beat",
     "scheduler_site",
     "schedules",
     "jobruns",
     "executions",
+    "scheduler_site.compat.conductor",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "scheduler_site.api.errors.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "scheduler_site.middleware.UserTimeZoneMiddleware",
+    "scheduler_site.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -117,8 +121,10 @@ WHITENOISE_USE_FINDERS = not _COLLECTED
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS proxy, X-Forwarded-Proto and X-Forwarded-For are the proxy's word.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+    ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 )
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
@@ -183,18 +189,37 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "EXCEPTION_HANDLER": "scheduler_site.api.errors.problem_exception_handler",
+    # The native API speaks JSON; a view that must read forms says so itself.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PERMISSION_CLASSES": ["scheduler_site.permissions.HasActionPermission"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "scheduler_site.api.openapi.ProblemDetailsAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
+# Sign-in endpoints (token creation, the compatible logins) per client; the
+# counter lives in the default cache, so with several web processes each counts.
+AUTH_THROTTLE_RATE = env_str("AUTH_THROTTLE_RATE", "20/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scheduler API",
     "DESCRIPTION": "Schedules, job runs and component executions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Tags and operation ids from the resource (`schedules_run_now_create`), so a
+    # generated client groups its functions by resource.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several models have a `status`; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "JobRunStatusEnum": "jobruns.models.JobRun.Status",
+        "ExecutionStatusEnum": "executions.models.Execution.Status",
+    },
 }
 
 # --- Component executions (verify credentials, metadata, select models) ------------
@@ -221,6 +246,15 @@ EXECUTION_COMPONENT_MODULES = env_list(
 DEMO_SHOP_ENABLED = env_bool(
     "DEMO_SHOP_ENABLED", DEBUG or not env_str("DATABASE_URL", "")
 )
+
+# --- Conductor-compatible API (/api/scheduler/..., /api/token, /api/workflow) -------
+# specs/README.md. With key auth off (the SDK's "open mode"), calls without a token
+# act as CONDUCTOR_ANONYMOUS_USER, which must exist; its groups decide permissions.
+CONDUCTOR_AUTH_REQUIRED = env_bool("CONDUCTOR_AUTH_REQUIRED", True)
+CONDUCTOR_ANONYMOUS_USER = env_str("CONDUCTOR_ANONYMOUS_USER", "conductor")
+# The SDK renews its token every 45 minutes and on EXPIRED_TOKEN.
+CONDUCTOR_TOKEN_TTL_SECONDS = env_int("CONDUCTOR_TOKEN_TTL_SECONDS", 3600, minimum=60)
+CONDUCTOR_TOKEN_RATE = env_str("CONDUCTOR_TOKEN_RATE", "60/minute")
 
 # --- Health ---------------------------------------------------------------------------
 WORKER_SEEN_WITHIN_SECONDS = env_int("WORKER_SEEN_WITHIN_SECONDS", 60, minimum=5)

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from scheduler_site.admin import AuditHistoryMixin
 from schedules import timing
 from schedules.models import Schedule, ScheduleTag
 from schedules.services import (
@@ -123,7 +124,7 @@ class NextRunFilter(admin.SimpleListFilter):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(AuditHistoryMixin, admin.ModelAdmin):
     form = ScheduleAdminForm
     inlines = [ScheduleTagInline]
     list_display = (

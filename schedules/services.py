@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
+from scheduler_site.audit import Action, audit_diff, audit_record, audit_snapshot
 from schedules import timing
 from schedules.models import Schedule, ScheduleTag
 from schedules.validation import (
@@ -73,6 +74,13 @@ def schedule_create(
             ScheduleTag(schedule=schedule, key=key, value=value)
             for key, value in tags.items()
         )
+        audit_record(
+            action=Action.CREATE,
+            obj=schedule,
+            by=by,
+            changes=audit_diff({}, _set_values(_audited(schedule, tags))),
+            now=now,
+        )
     logger.info("schedule %s created by %s", schedule.name, _who(by))
     return schedule
 
@@ -95,6 +103,7 @@ def schedule_update(
         # Lock the row: the dispatcher advances next_run_at / run_count under
         # the same lock, and we must not write back a stale copy of them.
         current = Schedule.objects.select_for_update().get(pk=schedule.pk)
+        before = _audited(current, _tags_of(current))
         updated = schedule_validate_definition(
             data=data, now=now, schedule=current, allow_past=allow_past
         )
@@ -111,6 +120,7 @@ def schedule_update(
         updated.save(update_fields=[*changed, "updated_at", "updated_by"])
         if "tags" in data:
             _replace_tags(updated, tags_from_input(data["tags"] or {}))
+        _audit_change(updated, before, by=by, now=now)
     logger.info("schedule %s updated by %s: %s", updated.name, _who(by), changed)
     return updated
 
@@ -118,7 +128,14 @@ def schedule_update(
 def schedule_delete(*, schedule: Schedule, by: User) -> None:
     """Delete the schedule and its tags (runs follow jobruns' own on_delete)."""
     name = schedule.name
-    schedule.delete()
+    with transaction.atomic():
+        audit_record(
+            action=Action.DELETE,
+            obj=schedule,
+            by=by,
+            changes=audit_diff(_audited(schedule, _tags_of(schedule)), {}),
+        )
+        schedule.delete()
     logger.info("schedule %s deleted by %s", name, _who(by))
 
 
@@ -127,10 +144,13 @@ def schedule_pause(
     *, schedule: Schedule, by: User, reason: str = "", now: datetime
 ) -> bool:
     """Pause; False when it was already paused. A paused schedule has no next run."""
-    changed = Schedule.objects.filter(pk=schedule.pk, is_paused=False).update(
-        **_pause_values(by=by, reason=reason, now=now)
-    )
-    _refresh(schedule)
+    with transaction.atomic():
+        changed = Schedule.objects.filter(pk=schedule.pk, is_paused=False).update(
+            **_pause_values(by=by, reason=reason, now=now)
+        )
+        _refresh(schedule)
+        if changed:
+            _audit_pause(schedule, by=by, now=now)
     if changed:
         logger.info("schedule %s paused by %s", schedule.name, _who(by))
     return bool(changed)
@@ -160,9 +180,19 @@ def schedule_pause_all(
 ) -> int:
     """Pause every active schedule (or those in `queryset`); return how many."""
     schedules = Schedule.objects.all() if queryset is None else queryset
-    count = schedules.filter(is_paused=False).update(
-        **_pause_values(by=by, reason=reason, now=now)
-    )
+    with transaction.atomic():
+        # Locked, so the rows recorded as paused are exactly the rows updated.
+        active = list(
+            Schedule.objects.select_for_update().filter(
+                pk__in=schedules.filter(is_paused=False).values("pk")
+            )
+        )
+        count = Schedule.objects.filter(pk__in=[s.pk for s in active]).update(
+            **_pause_values(by=by, reason=reason, now=now)
+        )
+        for schedule in active:
+            _refresh(schedule)
+            _audit_pause(schedule, by=by, now=now)
     logger.info("%d schedules paused by %s", count, _who(by))
     return count
 
@@ -188,17 +218,27 @@ def _resume_one(pk: int, *, by: User, now: datetime) -> bool:
     row = schedule.first()
     if row is None:
         return False
-    return bool(
-        schedule.update(
-            is_paused=False,
-            paused_reason="",
-            paused_by=None,
-            paused_at=None,
-            next_run_at=_next_run(row, now),
-            updated_at=now,
-            updated_by=_user(by),
-        )
+    changed = schedule.update(
+        is_paused=False,
+        paused_reason="",
+        paused_by=None,
+        paused_at=None,
+        next_run_at=_next_run(row, now),
+        updated_at=now,
+        updated_by=_user(by),
     )
+    if changed:
+        audit_record(
+            action=Action.RESUME,
+            obj=row,
+            by=by,
+            changes={
+                "is_paused": [True, False],
+                "paused_reason": [row.paused_reason, ""],
+            },
+            now=now,
+        )
+    return bool(changed)
 
 
 def _pause_values(*, by: User, reason: str, now: datetime) -> dict[str, Any]:
@@ -242,8 +282,10 @@ def schedule_tags_replace(
     """Replace all tags with `tags` ({key: value} or [{key, value}]); return them."""
     cleaned = tags_from_input(tags)
     with transaction.atomic():
+        before = _tags_of(schedule)
         _replace_tags(schedule, cleaned)
         _touch(schedule, by=by, now=now)
+        _audit_change(schedule, {"tags": before}, {"tags": cleaned}, by=by, now=now)
     return cleaned
 
 
@@ -255,9 +297,12 @@ def schedule_tag_remove(
     if value is not None:
         tags = tags.filter(value=value)
     with transaction.atomic():
+        before = _tags_of(schedule)
         removed, _ = tags.delete()
         if removed:
             _touch(schedule, by=by, now=now)
+            after = {"tags": _tags_of(schedule)}
+            _audit_change(schedule, {"tags": before}, after, by=by, now=now)
     return bool(removed)
 
 
@@ -383,6 +428,57 @@ def _trigger(schedule: Schedule) -> timing.Trigger:
         return schedule.trigger()
     except timing.TimingError as error:
         raise ValidationError({error.field: [error.message]}) from None
+
+
+# --- audit ----------------------------------------------------------------------------
+_AUDITED_FIELDS = sorted(DEFINITION_FIELDS | {"is_paused", "paused_reason"})
+
+
+def _tags_of(schedule: Schedule) -> dict[str, str]:
+    return dict(
+        ScheduleTag.objects.filter(schedule=schedule).values_list("key", "value")
+    )
+
+
+def _audited(schedule: Schedule, tags: Mapping[str, str]) -> dict[str, Any]:
+    """What the audit trail compares: the definition, the pause and the tags."""
+    return {**audit_snapshot(schedule, _AUDITED_FIELDS), "tags": dict(tags)}
+
+
+def _set_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A new schedule's record leaves out what it left empty."""
+    return {k: v for k, v in values.items() if v not in (None, "", {}, [])}
+
+
+def _audit_change(
+    schedule: Schedule,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any] | None = None,
+    *,
+    by: User,
+    now: datetime,
+) -> None:
+    """Record a change event when something did change (a no-op save is not one)."""
+    if after is None:
+        after = _audited(schedule, _tags_of(schedule))
+    changes = audit_diff(before, after)
+    if changes:
+        audit_record(
+            action=Action.CHANGE, obj=schedule, by=by, changes=changes, now=now
+        )
+
+
+def _audit_pause(schedule: Schedule, *, by: User, now: datetime) -> None:
+    audit_record(
+        action=Action.PAUSE,
+        obj=schedule,
+        by=by,
+        changes={
+            "is_paused": [False, True],
+            "paused_reason": ["", schedule.paused_reason],
+        },
+        now=now,
+    )
 
 
 # --- helpers --------------------------------------------------------------------------

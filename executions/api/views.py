@@ -18,9 +18,8 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,25 +35,22 @@ from executions.api.serializers import (
 from executions.components import ComponentNotFound, all_components, get_component
 from executions.models import Credential, Execution
 from executions.selectors import credential_list, execution_get, execution_list
-from executions.services import credential_create, credential_update, execution_create
-from scheduler_site.api.errors import Conflict
-
-PROBLEM = inline_serializer(
-    "ExecutionProblem",
-    {
-        "type": serializers.CharField(),
-        "title": serializers.CharField(),
-        "status": serializers.IntegerField(),
-        "detail": serializers.CharField(),
-        "instance": serializers.CharField(),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            required=False,
-        ),
-    },
+from executions.services import (
+    credential_create,
+    credential_delete,
+    credential_update,
+    execution_create,
 )
-NOT_FOUND = OpenApiResponse(PROBLEM, description="Unknown or expired execution.")
-INVALID = OpenApiResponse(PROBLEM, description="Invalid request, with field errors.")
+from scheduler_site.api.errors import Conflict
+from scheduler_site.api.schema import (
+    PROBLEM,
+    PROBLEM_RESPONSES,
+    ProblemSerializer,
+)
+
+NOT_FOUND = OpenApiResponse(
+    ProblemSerializer, description="Unknown or expired execution."
+)
 ACCEPTED = OpenApiResponse(
     ExecutionSerializer,
     description="Accepted; the `Location` header is the poll URL.",
@@ -71,9 +67,17 @@ def accepted(request: Request, execution: Execution) -> Response:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List executions (newest first)"),
+    list=extend_schema(
+        summary="List executions (newest first)",
+        responses={200: ExecutionSerializer(many=True), **PROBLEM_RESPONSES},
+    ),
     retrieve=extend_schema(
-        summary="Get an execution", responses={200: ExecutionSerializer, 404: NOT_FOUND}
+        summary="Get an execution",
+        responses={
+            200: ExecutionSerializer,
+            **PROBLEM_RESPONSES,
+            (404, PROBLEM): NOT_FOUND,
+        },
     ),
 )
 class ExecutionViewSet(
@@ -106,7 +110,7 @@ class ExecutionViewSet(
     @extend_schema(
         summary="Run a component method asynchronously",
         request=ExecutionCreateSerializer,
-        responses={202: ACCEPTED, 400: INVALID},
+        responses={202: ACCEPTED, **PROBLEM_RESPONSES},
     )
     def create(self, request: Request) -> Response:
         serializer = ExecutionCreateSerializer(data=request.data)
@@ -125,7 +129,8 @@ class ExecutionViewSet(
         responses={
             200: ExecutionStatusSerializer,
             303: OpenApiResponse(description="Ended; `Location` is the result URL."),
-            404: NOT_FOUND,
+            **PROBLEM_RESPONSES,
+            (404, PROBLEM): NOT_FOUND,
         },
     )
     @action(detail=True, methods=["get"])
@@ -141,8 +146,11 @@ class ExecutionViewSet(
         description="The method's output (or the error) once ended; 409 before.",
         responses={
             200: ExecutionResultSerializer,
-            404: NOT_FOUND,
-            409: OpenApiResponse(PROBLEM, description="Not finished yet."),
+            **PROBLEM_RESPONSES,
+            (404, PROBLEM): NOT_FOUND,
+            (409, PROBLEM): OpenApiResponse(
+                ProblemSerializer, description="Not finished yet."
+            ),
         },
     )
     @action(detail=True, methods=["get"])
@@ -161,14 +169,17 @@ class ComponentViewSet(viewsets.ViewSet):
         "retrieve": "executions.view_execution",
     }
 
-    @extend_schema(summary="List components", responses=ComponentSerializer(many=True))
+    @extend_schema(
+        summary="List components",
+        responses={200: ComponentSerializer(many=True), **PROBLEM_RESPONSES},
+    )
     def list(self, request: Request) -> Response:
         return Response([c.as_dict() for c in all_components()])
 
     @extend_schema(
         summary="Get a component",
         parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH)],
-        responses={200: ComponentSerializer, 404: NOT_FOUND},
+        responses={200: ComponentSerializer, **PROBLEM_RESPONSES},
     )
     def retrieve(self, request: Request, name: str) -> Response:
         try:
@@ -177,18 +188,33 @@ class ComponentViewSet(viewsets.ViewSet):
             raise Http404 from None
 
 
+_CREDENTIAL_RESPONSES = {200: CredentialSerializer, **PROBLEM_RESPONSES}
+
+
 @extend_schema_view(
-    list=extend_schema(summary="List credentials (secret fields masked)"),
-    retrieve=extend_schema(summary="Get a credential (secret fields masked)"),
+    list=extend_schema(
+        summary="List credentials (secret fields masked)",
+        responses={200: CredentialSerializer(many=True), **PROBLEM_RESPONSES},
+    ),
+    retrieve=extend_schema(
+        summary="Get a credential (secret fields masked)",
+        responses=_CREDENTIAL_RESPONSES,
+    ),
     create=extend_schema(
         summary="Create a credential",
-        responses={201: CredentialSerializer, 400: INVALID},
+        responses={201: CredentialSerializer, **PROBLEM_RESPONSES},
     ),
-    update=extend_schema(summary="Replace a credential's name and fields"),
+    update=extend_schema(
+        summary="Replace a credential's name and fields",
+        responses=_CREDENTIAL_RESPONSES,
+    ),
     partial_update=extend_schema(
-        summary="Change a credential; fields left out keep their values"
+        summary="Change a credential; fields left out keep their values",
+        responses=_CREDENTIAL_RESPONSES,
     ),
-    destroy=extend_schema(summary="Delete a credential"),
+    destroy=extend_schema(
+        summary="Delete a credential", responses={204: None, **PROBLEM_RESPONSES}
+    ),
 )
 class CredentialViewSet(viewsets.ModelViewSet):
     serializer_class = CredentialSerializer
@@ -224,12 +250,16 @@ class CredentialViewSet(viewsets.ModelViewSet):
             credential=serializer.instance,
             name=data.get("name"),
             fields=data.get("fields"),
+            by=self.request.user,
         )
+
+    def perform_destroy(self, instance: Credential) -> None:
+        credential_delete(credential=instance, by=self.request.user)
 
     @extend_schema(
         summary="Verify a credential asynchronously",
         request=None,
-        responses={202: ACCEPTED, 404: NOT_FOUND},
+        responses={202: ACCEPTED, **PROBLEM_RESPONSES},
     )
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, name: str) -> Response:

@@ -71,7 +71,8 @@ V1Invalid = inline_serializer(
     "V1Invalid",
     {
         "message": serializers.CharField(),
-        "errors": serializers.DictField(child=serializers.CharField()),
+        # Absent when the body could not be parsed at all.
+        "errors": serializers.DictField(child=serializers.CharField(), required=False),
     },
 )
 

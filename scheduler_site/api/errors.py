@@ -2,19 +2,29 @@
 
 ``{"type", "title", "status", "detail", "instance", "errors": {field: [messages]}}``
 served as ``application/problem+json``. Django ``ValidationError`` raised by
-services becomes a 400 with the same field keys, so no view has to translate.
+services becomes a 400 with the same field keys, so no view has to translate;
+one whose every error carries a conflict code (a taken name, a run already in
+progress) is a 409 with the same ``errors``. The 404 and 500 pages of paths
+under /api/ and a too-large body answer in the same shape (`api_not_found`,
+`api_server_error`, `BodyLimitMiddleware`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from jobruns.services import NOT_RETRYABLE, RUN_IN_PROGRESS
+from schedules.validation import NAME_TAKEN
 
 PROBLEM_TYPE_BASE = "https://scheduler.invalid/problems/"
 
@@ -30,7 +40,10 @@ _TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     429: "Too many requests",
+    500: "Server error",
 }
+# Validation codes that mean "the request is fine, the current state is not".
+CONFLICT_CODES = frozenset({NAME_TAKEN, RUN_IN_PROGRESS, NOT_RETRYABLE})
 
 
 class Conflict(exceptions.APIException):
@@ -51,10 +64,23 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
+class ValidationConflict(exceptions.APIException):
+    """A service's ValidationError whose every error has a conflict code."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.APIException:
     if hasattr(exc, "error_dict"):
-        return exceptions.ValidationError(exc.message_dict)
-    return exceptions.ValidationError({"non_field_errors": exc.messages})
+        detail: dict[str, list[str]] = exc.message_dict
+        codes = {e.code for errors in exc.error_dict.values() for e in errors}
+    else:
+        detail = {"non_field_errors": exc.messages}
+        codes = {e.code for e in exc.error_list}
+    if codes and codes <= CONFLICT_CODES:
+        return ValidationConflict(detail)
+    return exceptions.ValidationError(detail)
 
 
 def _field_errors(detail: Any) -> dict[str, list[str]] | None:
@@ -73,8 +99,10 @@ def problem_exception_handler(
 ) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = _django_validation_to_drf(exc)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
@@ -82,19 +110,88 @@ def problem_exception_handler(
         return None
     request = context.get("request")
     code = response.status_code
-    errors = _field_errors(response.data) if code == 400 else None
+    has_fields = isinstance(exc, exceptions.ValidationError | ValidationConflict)
+    errors = _field_errors(response.data) if has_fields else None
     detail = response.data.get("detail") if isinstance(response.data, dict) else None
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE
-        + _TITLES.get(code, "error").lower().replace(" ", "-"),
-        "title": _TITLES.get(code, "Error"),
-        "status": code,
-        "detail": str(detail) if detail else _TITLES.get(code, "Error"),
-        "instance": request.get_full_path() if request is not None else None,
-    }
+    body = problem(code, str(detail) if detail else None, request)
     if errors is not None:
-        body["detail"] = "One or more fields are invalid."
+        body["detail"] = (
+            "One or more fields are invalid."
+            if code == 400
+            else "; ".join(m for messages in errors.values() for m in messages)
+        )
         body["errors"] = errors
     response.data = body
     response.content_type = "application/problem+json"
     return response
+
+
+def problem(code: int, detail: str | None, request: Any) -> dict[str, Any]:
+    """The problem body for `code`; the one place its shape is written."""
+    title = _TITLES.get(code, "Error")
+    return {
+        "type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": code,
+        "detail": detail or title,
+        "instance": request.get_full_path() if request is not None else None,
+    }
+
+
+def problem_response(
+    request: HttpRequest, code: int, detail: str | None = None
+) -> JsonResponse:
+    """A problem answered outside DRF (middleware, URL resolver handlers)."""
+    return JsonResponse(
+        problem(code, detail, request),
+        status=code,
+        content_type="application/problem+json",
+    )
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: no URL matched; problem details under /api/, the page elsewhere."""
+    if _is_api(request):
+        return problem_response(request, 404, "No such resource.")
+    return defaults.page_not_found(request, exception)
+
+
+def api_server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a bug is still answered in the API's one error shape."""
+    if _is_api(request):
+        return problem_response(request, 500, "Something went wrong on our side.")
+    return defaults.server_error(request)
+
+
+class BodyLimitMiddleware:
+    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE, before anything reads it.
+
+    Django enforces the limit only where it reads the body itself (forms);
+    DRF's JSON parser reads the stream directly, so without this a client could
+    send any amount of JSON. Judged by Content-Length: a chunked body without
+    one is bounded by the web server in front.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit and not _is_admin(request):
+            return problem_response(
+                request, 413, f"The request body is larger than {limit} bytes."
+            )
+        return self.get_response(request)
+
+
+def _is_admin(request: HttpRequest) -> bool:
+    # The admin keeps Django's own handling of its forms.
+    return request.path_info.startswith("/admin/")

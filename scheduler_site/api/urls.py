@@ -1,10 +1,17 @@
 from __future__ import annotations
 
 from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
-from scheduler_site.api.views import MeView
+from scheduler_site.api.views import ApiTokenViewSet, AuditEventViewSet, MeView
+
+router = SimpleRouter()
+router.register("me/tokens", ApiTokenViewSet, basename="apitoken")
+router.register("audit", AuditEventViewSet, basename="auditevent")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),
+    *router.urls,
     path("", include("schedules.api.urls")),
+    path("", include("jobruns.api.urls")),
 ]

@@ -97,7 +97,16 @@ class ScheduleWriteSerializer(serializers.Serializer):
     paused_reason = serializers.CharField(allow_blank=True, required=False)
 
 
+def _blank_choice(choices: Any) -> serializers.ChoiceField:
+    # Declared, not generated: DRF drops allow_blank from read-only model
+    # fields, and the schema would then refuse the "" a schedule may hold.
+    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True)
+
+
 class ScheduleSerializer(serializers.ModelSerializer):
+    cron_dialect = _blank_choice(Schedule.CronDialect.choices)
+    dst_gap = _blank_choice(Schedule.DstGap.choices)
+    dst_fold = _blank_choice(Schedule.DstFold.choices)
     tags = serializers.SerializerMethodField()
     description_human = serializers.SerializerMethodField(
         help_text="What the timing means, in words."

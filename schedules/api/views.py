@@ -15,9 +15,20 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from jobruns.api.serializers import JobRunDetailSerializer, RunNowSerializer
+from jobruns.api.views import run_accepted
+from jobruns.models import JobRun
+from jobruns.services import jobrun_enqueue
 from scheduler_site.accounts import profile_get
 from scheduler_site.api.errors import PreconditionFailed
-from scheduler_site.api.schema import PROBLEM_RESPONSES
+from scheduler_site.api.schema import (
+    CONFLICT_RESPONSE,
+    PRECONDITION_RESPONSE,
+    PROBLEM,
+    PROBLEM_RESPONSES,
+)
+from scheduler_site.api.views import AuditEventSerializer
+from scheduler_site.audit import audit_events_for
 from schedules.api.serializers import (
     CountSerializer,
     PauseSerializer,
@@ -82,28 +93,46 @@ def _viewer_zone(request: Request) -> str:
 
 
 _SCHEDULE_RESPONSES = {200: ScheduleSerializer, **PROBLEM_RESPONSES}
+# Writes guarded by If-Match; a rename may hit a taken name.
+_WRITE_RESPONSES = {
+    **_SCHEDULE_RESPONSES,
+    (409, PROBLEM): CONFLICT_RESPONSE,
+    (412, PROBLEM): PRECONDITION_RESPONSE,
+}
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List schedules"),
+    list=extend_schema(
+        summary="List schedules",
+        responses={200: ScheduleSerializer(many=True), **PROBLEM_RESPONSES},
+    ),
     retrieve=extend_schema(summary="Read a schedule", responses=_SCHEDULE_RESPONSES),
     create=extend_schema(
         summary="Create a schedule",
         request=ScheduleWriteSerializer,
-        responses={201: ScheduleSerializer, **PROBLEM_RESPONSES},
+        responses={
+            201: ScheduleSerializer,
+            **PROBLEM_RESPONSES,
+            (409, PROBLEM): CONFLICT_RESPONSE,
+        },
     ),
     update=extend_schema(
         summary="Replace a schedule (send If-Match with the ETag you read)",
         request=ScheduleWriteSerializer,
-        responses=_SCHEDULE_RESPONSES,
+        responses=_WRITE_RESPONSES,
     ),
     partial_update=extend_schema(
         summary="Change some fields of a schedule (send If-Match)",
         request=ScheduleWriteSerializer,
-        responses=_SCHEDULE_RESPONSES,
+        responses=_WRITE_RESPONSES,
     ),
     destroy=extend_schema(
-        summary="Delete a schedule", responses={204: None, **PROBLEM_RESPONSES}
+        summary="Delete a schedule",
+        responses={
+            204: None,
+            **PROBLEM_RESPONSES,
+            (412, PROBLEM): PRECONDITION_RESPONSE,
+        },
     ),
 )
 class ScheduleViewSet(
@@ -140,6 +169,8 @@ class ScheduleViewSet(
         "resume": "schedules.pause_schedule",
         "pause_all": "schedules.pause_schedule",
         "resume_all": "schedules.pause_schedule",
+        "run_now": "schedules.run_schedule",
+        "history": "scheduler_site.view_auditevent",
     }
 
     def get_queryset(self) -> QuerySet[Schedule]:
@@ -315,6 +346,46 @@ class ScheduleViewSet(
         schedule_tag_remove(schedule=schedule, key=key, by=request.user,
                             now=timezone.now())  # fmt: skip
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Run a schedule now (paused or not)",
+        description="Queues a run with the schedule's input, or `input` for this "
+        "run only; answers 202 with the run and its `Location`. 409 when the "
+        "overlap policy refuses another run now.",
+        request=RunNowSerializer,
+        responses={
+            202: JobRunDetailSerializer,
+            **PROBLEM_RESPONSES,
+            (409, PROBLEM): CONFLICT_RESPONSE,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="run-now")
+    def run_now(self, request: Request, name: str | None = None) -> Response:
+        schedule = self.get_object()
+        body = RunNowSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        # Like Zato's "Execute", a paused schedule runs too: pausing stops fires.
+        run = jobrun_enqueue(
+            schedule=schedule,
+            trigger=JobRun.Trigger.API,
+            args=body.validated_data["args"],
+            input_override=body.validated_data.get("input"),
+            by=request.user,
+            now=timezone.now(),
+        )
+        return run_accepted(request, run)
+
+    @extend_schema(
+        filters=False,  # the schedule list's filters do not apply here
+        summary="A schedule's audit history (newest first)",
+        responses={200: AuditEventSerializer(many=True), **PROBLEM_RESPONSES},
+    )
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, name: str | None = None) -> Response:
+        events = audit_events_for(self.get_object())
+        page = self.paginate_queryset(events)
+        data = AuditEventSerializer(page, many=True).data
+        return self.get_paginated_response(data)
 
 
 def _count(raw: str) -> int:

@@ -1,4 +1,4 @@
-"""Who may call what: every URL pattern × every persona → the expected answer.
+"""Who may call what: every URL pattern and every persona → the expected answer.
 
 The URL patterns come from the resolver, so an endpoint added without a rule
 here fails `test_every_url_pattern_has_a_rule`. Each rule names the least role
@@ -34,7 +34,7 @@ NOBODY = "nobody"  # refused to every persona (read-only admin, foreign auth)
 RANK[NOBODY] = len(PERSONAS)
 
 # --- Rules for our own endpoints: {url name: {method: least persona}} -------------
-R, V, O, E, S = PUBLIC, "viewer", "operator", "editor", "superuser"
+R, V, OP, E, S = PUBLIC, "viewer", "operator", "editor", "superuser"
 RULES: dict[str, dict[str, str]] = {
     "healthz": {"GET": R},
     "readyz": {"GET": R},
@@ -45,15 +45,29 @@ RULES: dict[str, dict[str, str]] = {
     "redoc": {"GET": SIGNED_IN},
     "schedule-list": {"GET": V, "POST": E},
     "schedule-detail": {"GET": V, "PUT": E, "PATCH": E, "DELETE": E},
-    "schedule-pause-all": {"POST": O},
-    "schedule-resume-all": {"POST": O},
+    "schedule-pause-all": {"POST": OP},
+    "schedule-resume-all": {"POST": OP},
     "schedule-preview": {"POST": V},
     "schedule-next-runs": {"GET": V},
-    "schedule-pause": {"POST": O},
-    "schedule-resume": {"POST": O},
+    "schedule-pause": {"POST": OP},
+    "schedule-resume": {"POST": OP},
     "schedule-tags": {"GET": V, "PUT": E},
     "schedule-remove-tag": {"DELETE": E},
-    "executions-api:execution-list": {"GET": V, "POST": O},
+    "schedule-run-now": {"POST": OP},
+    "schedule-history": {"GET": V},
+    "jobrun-list": {"GET": V},
+    "jobrun-detail": {"GET": V},
+    "jobrun-log": {"GET": V},
+    "jobrun-result-file": {"GET": V},
+    "jobrun-cancel": {"POST": OP},
+    "jobrun-retry": {"POST": OP},
+    "service-list": {"GET": V},
+    "service-detail": {"GET": V},
+    "auditevent-list": {"GET": V},
+    "auditevent-detail": {"GET": V},
+    "apitoken-list": {"GET": SIGNED_IN, "POST": SIGNED_IN},
+    "apitoken-detail": {"DELETE": SIGNED_IN},
+    "executions-api:execution-list": {"GET": V, "POST": OP},
     "executions-api:execution-detail": {"GET": V},
     "executions-api:execution-poll": {"GET": V},
     "executions-api:execution-result": {"GET": V},
@@ -61,16 +75,45 @@ RULES: dict[str, dict[str, str]] = {
     "executions-api:component-detail": {"GET": V},
     "executions-api:credential-list": {"GET": V, "POST": E},
     "executions-api:credential-detail": {"GET": V, "PUT": E, "PATCH": E, "DELETE": E},
-    "executions-api:credential-verify": {"POST": O},
+    "executions-api:credential-verify": {"POST": OP},
     # elastic.io-compatible (HTTP Basic or Bearer)
-    "elasticio-v2-verify-credential": {"POST": O},
-    "elasticio-v2-dynamic-metadata": {"POST": O},
-    "elasticio-v2-select-model": {"POST": O},
+    "elasticio-v2-verify-credential": {"POST": OP},
+    "elasticio-v2-dynamic-metadata": {"POST": OP},
+    "elasticio-v2-select-model": {"POST": OP},
     "elasticio-v2-poll": {"GET": V},
     "elasticio-v2-result": {"GET": V},
-    "elasticio-v1-schedule": {"POST": O},
+    "elasticio-v1-schedule": {"POST": OP},
     "elasticio-v1-poll": {"GET": V},
     "elasticio-v1-result": {"GET": V},
+    # Conductor-compatible (X-Authorization token from /api/token)
+    "conductor-token": {"POST": R},
+    "conductor-schedules": {"GET": V, "POST": E},
+    "conductor-schedule": {"GET": V, "DELETE": E},
+    "conductor-schedule-pause": {"GET": OP, "PUT": OP},
+    "conductor-schedule-resume": {"GET": OP, "PUT": OP},
+    "conductor-schedule-tags": {"GET": V, "PUT": E, "POST": E, "DELETE": E},
+    "conductor-pause-all": {"GET": OP},
+    "conductor-resume-all": {"GET": OP},
+    "conductor-requeue": {"GET": OP},
+    "conductor-requeue-doc": {"POST": OP},
+    "conductor-next-few": {"GET": V},
+    "conductor-next-few-doc": {"GET": V},
+    "conductor-search-executions": {"GET": V},
+    "conductor-test-timeout": {"GET": V},
+    # Unknown paths answer 404 to anyone, as Django's own 404 does.
+    "conductor-not-found": {"GET": R},
+    "conductor-workflow": {"POST": OP},
+    # OpenSpecimen-compatible (X-OS-API-TOKEN or HTTP Basic)
+    "os-sessions": {"POST": R, "DELETE": SIGNED_IN},
+    "os-jobs": {"GET": V, "POST": E},
+    "os-job-count": {"GET": V},
+    "os-job": {"GET": V, "PUT": E, "DELETE": E},
+    "os-job-runs": {"GET": V, "POST": OP},
+    # OpenSpecimen shows a run only to whoever triggered it and to admins; the
+    # sample run was triggered by the superuser.
+    "os-job-run": {"GET": S},
+    "os-job-run-result-file": {"GET": S},
+    "os-not-found": {"GET": R},
     # The demo shop stands in for an external system: only its own key opens it.
     "demo/shop/wp-json/wc/v3/products/categories": {"GET": NOBODY},
     "demo/shop/wp-json/wc/v3/products": {"GET": NOBODY},
@@ -86,7 +129,8 @@ RULES: dict[str, dict[str, str]] = {
     "admin:app_list": {"GET": V},
     "admin:view_on_site": {"GET": V},
     "admin:jobruns_jobrun_result": {"GET": V},
-    "admin:executions_credential_verify": {"POST": O},
+    "admin:auth_user_password_change": {"GET": S},
+    "admin:executions_credential_verify": {"POST": OP},
     "admin:executions_credential_verify_progress": {"GET": V},
 }
 # Admin URL patterns Django generates for every registered model, checked below
@@ -180,7 +224,7 @@ def test_every_url_pattern_has_a_rule() -> None:
 
 # --- Sample objects so every URL resolves to something real --------------------------
 @pytest.fixture
-def world(db: Any, superuser: Any) -> dict[str, Any]:
+def world(db: Any, superuser: Any, settings: Any) -> dict[str, Any]:
     from executions.models import Execution
     from executions.services import credential_create, execution_create
     from jobruns.models import JobRun
@@ -189,6 +233,7 @@ def world(db: Any, superuser: Any) -> dict[str, Any]:
     from scheduler_site.models import WorkerHeartbeat
     from schedules.services import schedule_create
 
+    settings.DEMO_SHOP_ENABLED = True  # off by default with Postgres, as in production
     now = timezone.now()
     schedule = schedule_create(
         data={
@@ -223,6 +268,7 @@ def world(db: Any, superuser: Any) -> dict[str, Any]:
     )
     token, _ = api_token_create(user=superuser, name="matrix")
     WorkerHeartbeat.objects.create(hostname="w@matrix", seen_at=now)
+    _a_conductor_key(superuser, now)
     _one_of_each_beat_model(now)
     return {
         "schedule": schedule,
@@ -231,6 +277,12 @@ def world(db: Any, superuser: Any) -> dict[str, Any]:
         "execution": execution,
         "token": token,
     }
+
+
+def _a_conductor_key(user: Any, now: Any) -> None:
+    from scheduler_site.compat.conductor.services import conductor_api_key_create
+
+    conductor_api_key_create(user=user, name="matrix-admin", now=now)
 
 
 def _one_of_each_beat_model(now: Any) -> None:
@@ -249,6 +301,8 @@ def _kwargs_for(key: str, route: str, world: dict[str, Any]) -> dict[str, Any]:
         "component": "woocommerce",
         "rev": "latest",
         "run_id": world["run"].pk,
+        "job_id": world["schedule"].pk,
+        "id": world["token"].pk,
         "app_label": "schedules",
         "content_type_id": ContentType.objects.get_for_model(world["schedule"]).pk,
         "object_id": world["schedule"].pk,
@@ -314,19 +368,39 @@ def _persona(name: str, superuser: Any) -> Any:
 
 
 def _client_for(user: Any, path: str) -> APIClient:
+    """Each interface's own way in: Basic for elastic.io and OpenSpecimen, a
+    Conductor token for Conductor, the browser session for the rest."""
     client = APIClient()
     if user is None:
         return client
-    if path.startswith(("/v1/", "/v2/")):
+    if path.startswith(("/v1/", "/v2/", "/rest/ng/")):
         credentials = base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode()
         client.credentials(HTTP_AUTHORIZATION=f"Basic {credentials}")
+    elif path.startswith(("/api/scheduler", "/api/workflow")):
+        client.credentials(HTTP_X_AUTHORIZATION=_conductor_token(user))
     else:
         client.force_login(user)
     return client
 
 
+def _conductor_token(user: Any) -> str:
+    from scheduler_site.compat.conductor.services import (
+        conductor_api_key_create,
+        conductor_token_issue,
+    )
+
+    now = timezone.now()
+    key, secret = conductor_api_key_create(user=user, name="matrix", now=now)
+    token = conductor_token_issue(key_id=key.key_id, key_secret=secret, now=now)
+    assert token is not None
+    return token
+
+
 def _refused(response: Any) -> bool:
     if response.status_code in (401, 403):
+        return True
+    # OpenSpecimen answers a refused operation with 400 and this code.
+    if response.status_code == 400 and b"_OP_NOT_ALLOWED" in response.content:
         return True
     location = response.headers.get("Location", "")
     return response.status_code == 302 and "/login/" in location

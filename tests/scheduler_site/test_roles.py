@@ -40,3 +40,17 @@ def test_an_editor_also_creates_changes_and_deletes(editor: Any) -> None:
 
 def test_an_outsider_holds_nothing(outsider: Any) -> None:
     assert not outsider.get_all_permissions()
+
+
+def test_role_members_use_the_admin_within_their_permissions(
+    client: Any, viewer: Any, outsider: Any
+) -> None:
+    client.force_login(viewer)
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/schedules/schedule/").status_code == 200
+    assert client.get("/admin/schedules/schedule/add/").status_code == 403
+
+    client.force_login(outsider)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

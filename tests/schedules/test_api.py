@@ -68,10 +68,10 @@ def test_an_unknown_zone_and_a_missing_target_are_named(api: APIClient) -> None:
     )
 
 
-def test_a_taken_name_is_refused(api: APIClient) -> None:
+def test_a_taken_name_is_a_conflict(api: APIClient) -> None:
     api.post(URL, definition(), format="json")
     response = api.post(URL, definition(), format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "name" in response.json()["errors"]
 
 

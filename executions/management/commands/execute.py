@@ -4,13 +4,14 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from executions.management.commands._run import run_and_print
 from executions.models import Execution
+from scheduler_site.audit import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Run a component method (verify_credentials, get_meta_model, select_model) "
         "here and print the result as JSON. Exit 0 when it succeeded, 1 when the "

@@ -3,13 +3,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from executions.management.commands._run import run_and_print
 from executions.models import Credential, Execution
+from scheduler_site.audit import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Verify a stored credential now and print the outcome as JSON. Exit 0 when "
         "verified, 1 when not verified or the check failed, 2 on bad input."

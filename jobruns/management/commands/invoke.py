@@ -7,15 +7,16 @@ import socket
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils import timezone
 
 from jobruns.management.commands._common import bad_input, messages, report, wait_for
 from jobruns.models import JobRun
 from jobruns.services import jobrun_enqueue, jobrun_execute
+from scheduler_site.audit import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Run SERVICE with --payload JSON (its input) and --args. Runs here by "
         "default, exactly as a worker would; --worker sends it to a worker."

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils import timezone
 
 from jobruns.management.commands._common import get_schedule
+from scheduler_site.audit import AuditedCommand
 from schedules.services import schedule_pause
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Pause schedule NAME (no fires until resumed; run now still works)."
 
     def add_arguments(self, parser: CommandParser) -> None:

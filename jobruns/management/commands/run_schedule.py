@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils import timezone
 
 from jobruns.management.commands._common import (
@@ -17,9 +17,10 @@ from jobruns.management.commands._common import (
 )
 from jobruns.models import JobRun
 from jobruns.services import jobrun_enqueue
+from scheduler_site.audit import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Queue a run of schedule NAME now with optional ARGS; --wait for its end."
 
     def add_arguments(self, parser: CommandParser) -> None:

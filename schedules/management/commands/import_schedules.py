@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from scheduler_site.audit import AuditedCommand
 from schedules.models import Schedule
 from schedules.services import schedule_create, schedule_update
 from schedules.transfer import FORMATS, first_error, format_for, load, record_diff
@@ -20,7 +21,7 @@ from schedules.validation import schedule_validate_definition
 BAD_INPUT = 2
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Upsert schedules by name from JSON or YAML in one transaction; a bad "
         "record aborts the whole import (exit code 2). --dry-run shows the diff."

@@ -1,0 +1,245 @@
+"""Native API for job runs and the services catalogue: thin over jobruns.services."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from typing import Any
+
+import django_filters
+from django.core.files.storage import default_storage
+from django.db.models import Q, QuerySet
+from django.http import FileResponse, Http404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from jobruns.api.serializers import (
+    JobRunDetailSerializer,
+    JobRunSerializer,
+    RunLogSerializer,
+    ServiceSerializer,
+    service_as_dict,
+)
+from jobruns.models import JobRun
+from jobruns.registry import ServiceNotFound, all_services, get_service
+from jobruns.services import jobrun_cancel, jobrun_rerun
+from scheduler_site.api.errors import Conflict
+from scheduler_site.api.filters import UtcDateTimeFilter
+from scheduler_site.api.schema import (
+    CONFLICT_RESPONSE,
+    PROBLEM,
+    PROBLEM_RESPONSES,
+)
+
+
+class JobRunFilter(django_filters.FilterSet):
+    schedule = django_filters.CharFilter(
+        field_name="schedule_name", help_text="Schedule name."
+    )
+    status = django_filters.MultipleChoiceFilter(choices=JobRun.Status.choices)
+    trigger = django_filters.MultipleChoiceFilter(choices=JobRun.Trigger.choices)
+    service = django_filters.CharFilter()
+    queued_from = UtcDateTimeFilter("queued_at", lookup_expr="gte")
+    queued_to = UtcDateTimeFilter("queued_at", lookup_expr="lt")
+    started_from = UtcDateTimeFilter("started_at", lookup_expr="gte")
+    started_to = UtcDateTimeFilter("started_at", lookup_expr="lt")
+    finished_from = UtcDateTimeFilter("finished_at", lookup_expr="gte")
+    finished_to = UtcDateTimeFilter("finished_at", lookup_expr="lt")
+    q = django_filters.CharFilter(
+        method="filter_text",
+        help_text="Text in the schedule, service, error, correlation id or who "
+        "triggered the run.",
+    )
+
+    class Meta:
+        model = JobRun
+        fields: list[str] = []
+
+    def filter_text(self, queryset: QuerySet[JobRun], name: str, value: str) -> Any:
+        return queryset.filter(
+            Q(schedule_name__icontains=value)
+            | Q(service__icontains=value)
+            | Q(error__icontains=value)
+            | Q(correlation_id__icontains=value)
+            | Q(triggered_by_label__icontains=value)
+        )
+
+
+class AnyFileRenderer(JSONRenderer):
+    """Lets content negotiation accept whatever a file download asks for.
+
+    The file itself is a FileResponse and never rendered; what this renders is
+    a problem (404 and the like), which stays JSON whatever was asked for.
+    """
+
+    media_type = "*/*"
+    format = "file"
+
+
+def run_accepted(request: Request, run: JobRun) -> Response:
+    """202 with the run and its `Location`: the run is queued, not finished."""
+    location = reverse("jobrun-detail", args=[run.pk], request=request)
+    context = {"request": request}
+    return Response(
+        JobRunDetailSerializer(run, context=context).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": location},
+    )
+
+
+_RUN_RESPONSES = {200: JobRunDetailSerializer, **PROBLEM_RESPONSES}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List runs (newest first)",
+        responses={200: JobRunSerializer(many=True), **PROBLEM_RESPONSES},
+    ),
+    retrieve=extend_schema(summary="Read a run", responses=_RUN_RESPONSES),
+)
+class JobRunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Every role may read every run; acting on one needs cancel or retry."""
+
+    serializer_class = JobRunSerializer
+    filterset_class = JobRunFilter
+    filter_backends = [
+        django_filters.rest_framework.DjangoFilterBackend,
+        OrderingFilter,
+    ]
+    ordering_fields = ["queued_at", "started_at", "finished_at", "id"]
+    ordering = ["-queued_at", "-id"]
+    action_permissions = {
+        "list": "jobruns.view_jobrun",
+        "retrieve": "jobruns.view_jobrun",
+        "log": "jobruns.view_jobrun",
+        "result_file": "jobruns.view_jobrun",
+        "cancel": "jobruns.cancel_jobrun",
+        "retry": "jobruns.retry_jobrun",
+    }
+
+    def get_queryset(self) -> QuerySet[JobRun]:
+        # The list leaves out the big text columns it does not show.
+        runs = JobRun.objects.all()
+        if self.action == "list":
+            runs = runs.defer("log", "traceback", "output", "input", "extra")
+        return runs
+
+    def get_serializer_class(self) -> Any:
+        return JobRunSerializer if self.action == "list" else JobRunDetailSerializer
+
+    @extend_schema(
+        summary="Cancel a queued or running run",
+        request=None,
+        responses={**_RUN_RESPONSES, (409, PROBLEM): CONFLICT_RESPONSE},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        if not jobrun_cancel(run=run, by=request.user, now=timezone.now()):
+            raise Conflict(
+                f"Run #{run.pk} is {run.status}; only queued or running runs "
+                "can be cancelled."
+            )
+        run.refresh_from_db()
+        return Response(self.get_serializer(run).data)
+
+    @extend_schema(
+        summary="Retry a failed, timed out or cancelled run now",
+        description="Queues the next attempt (a new run, linked to the first); "
+        "answers 202 with it and its `Location`.",
+        request=None,
+        responses={
+            202: JobRunDetailSerializer,
+            **PROBLEM_RESPONSES,
+            (409, PROBLEM): CONFLICT_RESPONSE,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        run = jobrun_rerun(run=self.get_object(), by=request.user, now=timezone.now())
+        return run_accepted(request, run)
+
+    @extend_schema(
+        summary="Read a run's log",
+        responses={200: RunLogSerializer, **PROBLEM_RESPONSES},
+    )
+    @action(detail=True, methods=["get"])
+    def log(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        return Response({"id": run.pk, "status": run.status, "log": run.log})
+
+    @extend_schema(
+        summary="Download a run's result file",
+        description="The file the service wrote, with its content type (CSV: "
+        "text/csv) and name in Content-Disposition; 404 if there is none.",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file."
+            ),
+            **PROBLEM_RESPONSES,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="result-file",
+        renderer_classes=[JSONRenderer, AnyFileRenderer],
+    )
+    def result_file(self, request: Request, pk: str) -> FileResponse:
+        run = self.get_object()
+        if not run.result_file:
+            raise Http404("This run has no result file.")
+        try:
+            handle = default_storage.open(run.result_file.name, "rb")
+        except FileNotFoundError:
+            raise Http404("The result file is gone (pruned?).") from None
+        name = os.path.basename(run.result_file.name)
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return FileResponse(
+            handle, as_attachment=True, filename=name, content_type=content_type
+        )
+
+
+class ServiceViewSet(viewsets.ViewSet):
+    """The registry: what a schedule's `target` or a run may name."""
+
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+    serializer_class = ServiceSerializer
+    action_permissions = {
+        "list": "jobruns.view_jobrun",
+        "retrieve": "jobruns.view_jobrun",
+    }
+
+    @extend_schema(
+        summary="List services",
+        responses={200: ServiceSerializer(many=True), **PROBLEM_RESPONSES},
+    )
+    def list(self, request: Request) -> Response:
+        return Response([service_as_dict(s) for s in all_services()])
+
+    @extend_schema(
+        summary="Read a service",
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH)],
+        responses={200: ServiceSerializer, **PROBLEM_RESPONSES},
+    )
+    def retrieve(self, request: Request, name: str) -> Response:
+        try:
+            return Response(service_as_dict(get_service(name)))
+        except ServiceNotFound:
+            raise Http404 from None

@@ -1,0 +1,53 @@
+"""Our AutoSchema: every native-API error documented as problem details.
+
+drf-spectacular documents error responses as ``application/json`` and only
+where a view lists them; our API answers every error as
+``application/problem+json`` (scheduler_site.api.errors). Declaring that here,
+once, keeps the schema true for generated clients and for schemathesis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+
+from scheduler_site.api.schema import ProblemSerializer
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_ALWAYS = {
+    400: "Invalid input (body, query or path); `errors` names each bad field.",
+    401: "Not signed in.",
+    403: "Signed in without the permission this needs.",
+    404: "No such resource.",
+    429: "Too many requests; retry after the Retry-After header.",
+}
+_WITH_BODY = {
+    413: "Request body too large.",
+    415: "Unsupported media type.",
+}
+
+
+class ProblemDetailsAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        if direction != "response" or not self.path.startswith("/api/v1/"):
+            return responses
+        problem = {PROBLEM_MEDIA_TYPE: {"schema": self._problem_ref()}}
+        codes = dict(_ALWAYS)
+        if self.method in {"POST", "PUT", "PATCH"}:
+            codes.update(_WITH_BODY)
+        for code in list(responses):
+            if code.isdigit() and 400 <= int(code) < 500:
+                codes.setdefault(int(code), responses[code].get("description", ""))
+        for code, description in codes.items():
+            existing = responses.get(str(code))
+            if existing is None:
+                responses[str(code)] = {"description": description, "content": problem}
+            else:
+                existing["content"] = problem
+        return responses
+
+    def _problem_ref(self) -> dict[str, str]:
+        component = self.resolve_serializer(ProblemSerializer, "response")
+        return component.ref  # type: ignore[no-any-return]
