@@ -3,16 +3,12 @@ v1/v2, admin, CLI) calls these, so each rule lives here once."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
 import os
 import re
-import signal
 import socket
-import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +29,7 @@ from executions.components import (
 from executions.models import Credential, Execution
 from scheduler_site.audit import Action, audit_record
 from scheduler_site.logging import log_context
+from scheduler_site.timelimits import soft_time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -394,7 +391,7 @@ def execution_run(
 
 def _call(execution: Execution, *, alarm: int | None) -> tuple[str, Any, str]:
     try:
-        with _alarm(alarm):
+        with soft_time_limit(alarm):
             return Status.SUCCEEDED, _json(_dispatch(execution)), ""
     except SoftTimeLimitExceeded:
         return (
@@ -449,26 +446,6 @@ def _json(value: Any) -> Any:
         return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
     except (TypeError, ValueError) as exc:
         raise ComponentError(f"the method returned something not JSON: {exc}") from exc
-
-
-@contextlib.contextmanager
-def _alarm(seconds: int | None) -> Iterator[None]:
-    """In-process runs (the CLI) get the soft limit from SIGALRM; Celery does it
-    in a worker. SIGALRM only works in the main thread."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise SoftTimeLimitExceeded()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _end_if_owner_died(execution_id: Any, worker: str) -> None:

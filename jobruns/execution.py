@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
 import threading
 import traceback
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from jobruns.registry import ServiceNotFound, get_service
 from jobruns.service import CappedLogHandler, Request, RunInfo, Service, ServiceError
 from jobruns.services import input_problem, jobrun_claim, jobrun_finish
 from scheduler_site.logging import log_context
+from scheduler_site.timelimits import soft_time_limit
 
 logger = logging.getLogger(__name__)
 # Parent of every run's logger: run lines also reach the process's console.
@@ -89,7 +89,7 @@ def _call(
         return Outcome(Status.FAILED, error=str(exc)), None
     try:
         limit = run.time_limit_seconds if in_process else None
-        with _alarm(limit):
+        with soft_time_limit(limit):
             service.handle()
         return Outcome(Status.SUCCEEDED, output=_json(service.response.payload)), (
             service
@@ -175,25 +175,3 @@ def _heartbeat(run_id: int) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=every + 5)
-
-
-@contextlib.contextmanager
-def _alarm(seconds: int | None) -> Iterator[None]:
-    """In-process runs (manage.py invoke) get the soft time limit from SIGALRM.
-
-    In a worker Celery enforces it; SIGALRM only works in the main thread.
-    """
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise SoftTimeLimitExceeded()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
