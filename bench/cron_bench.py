@@ -5,8 +5,9 @@ Run: .venv/bin/python bench/cron_bench.py  (about 15 seconds)
 Every implementation gets the same expressions and the same aware start
 instants in the same run, and is called the way its users call it:
 `croniter(expr, start).get_next(datetime)`, `next(CronSim(expr, start))`, and
-ours both with parsing per call (the like-for-like figure) and with the
-expression parsed once (how the dispatcher uses it).
+ours both with parsing per call (the like-for-like figure, and what the
+dispatcher pays each time it advances a schedule) and with the expression
+parsed once (what a caller that keeps the parsed expression gets).
 """
 
 from __future__ import annotations
