@@ -54,7 +54,7 @@ def api_token_create(
         raise ValidationError({"name": ["give the token a name"]})
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user,
+        user=user,  # type: ignore[misc]  # any user model, not only auth.User
         name=name.strip(),
         prefix=raw[: len(TOKEN_PREFIX) + 6],
         digest=_digest(raw),

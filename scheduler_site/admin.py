@@ -110,7 +110,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             kwargs["form"] = ApiTokenCreateForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["user", "name", "expires_at"]
         return ["user", "name", "prefix", "created_at", "expires_at", "last_used_at",

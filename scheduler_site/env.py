@@ -103,7 +103,7 @@ def database_from_env(name: str, default_sqlite: Path) -> dict[str, Any]:
             f"{name} names an unsupported database ({url.split(':', 1)[0]}); "
             "use PostgreSQL in production or SQLite on a laptop."
         )
-    return config
+    return dict(config)
 
 
 def broker_url_from_env(name: str, default: str) -> str:

@@ -37,9 +37,9 @@ class ProblemDetailsAutoSchema(AutoSchema):
         codes = dict(_ALWAYS)
         if self.method in {"POST", "PUT", "PATCH"}:
             codes.update(_WITH_BODY)
-        for code in list(responses):
-            if code.isdigit() and 400 <= int(code) < 500:
-                codes.setdefault(int(code), responses[code].get("description", ""))
+        for key in list(responses):
+            if key.isdigit() and 400 <= int(key) < 500:
+                codes.setdefault(int(key), responses[key].get("description", ""))
         for code, description in codes.items():
             existing = responses.get(str(code))
             if existing is None:

@@ -18,7 +18,8 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     instance = serializers.CharField(allow_null=True)
-    errors = serializers.DictField(
+    # A body field, not Serializer.errors: DRF moves declared fields off the class.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Field name to messages (400, and 409 from a field).",

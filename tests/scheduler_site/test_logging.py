@@ -31,7 +31,7 @@ def test_every_line_in_a_run_context_carries_the_run_id(
         logger.info("started %s", "x")
     record = caplog.records[-1]
     handler_filter.filter(record)
-    assert record.context == ""  # the context ended with the block
+    assert record.context == ""  # type: ignore[attr-defined]  # set by the filter
     with log_context(run=42, execution="e-1"):
         handler_filter.filter(record)
-    assert record.context == "run=42 execution=e-1 "
+    assert record.context == "run=42 execution=e-1 "  # type: ignore[attr-defined]

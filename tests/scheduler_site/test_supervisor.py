@@ -111,7 +111,7 @@ def test_supervise_runs_web_worker_and_beat_until_ctrl_c(tmp_path: Path) -> None
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        status, body = 0, {}
+        status, body = 0, dict[str, object]()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:

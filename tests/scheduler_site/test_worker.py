@@ -8,6 +8,7 @@ import pytest
 
 from scheduler_site.models import WorkerHeartbeat
 from scheduler_site.tasks import worker_heartbeat
+from tests.support.services import CeleryWorkerProcess
 
 
 @pytest.mark.requires_postgres
@@ -15,7 +16,7 @@ from scheduler_site.tasks import worker_heartbeat
 @pytest.mark.requires_worker
 @pytest.mark.django_db(transaction=True)
 def test_a_task_sent_through_redis_is_run_by_a_real_worker_and_lands_in_postgres(
-    celery_worker,  # type: ignore[no-untyped-def]
+    celery_worker: CeleryWorkerProcess,
 ) -> None:
     WorkerHeartbeat.objects.filter(hostname=celery_worker.hostname).delete()
 

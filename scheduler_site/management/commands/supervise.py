@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -22,6 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, bind: str, concurrency: int, **options: Any) -> None:
         children = scheduler_children(bind=bind, concurrency=concurrency)
-        supervisor = Supervisor(children, out=self.stdout._out)  # type: ignore[attr-defined]
+        # The raw stream: children's lines arrive whole and need no styling.
+        out = cast(IO[str], self.stdout._out)
+        supervisor = Supervisor(children, out=out)
         supervisor.say("supervisor", f"admin at http://{bind}/admin/ ; Ctrl-C stops")
         sys.exit(supervisor.run())
