@@ -178,3 +178,29 @@ def editor(django_user_model: Any) -> Any:
 def outsider(django_user_model: Any) -> Any:
     """Signed in, in no group: may do nothing but read their own profile."""
     return django_user_model.objects.create_user(username="olga-outsider")
+
+
+# --- Say in the output that the real-service tests ran -------------------------------
+_SERVICE_OUTCOMES: dict[str, dict[str, int]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (
+        report.when == "setup" and report.outcome != "passed"
+    ):
+        return
+    for marker in report.keywords:
+        if marker.startswith("requires_"):
+            outcomes = _SERVICE_OUTCOMES.setdefault(marker, {})
+            outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _SERVICE_OUTCOMES:
+        return
+    terminalreporter.section("tests on real services")
+    for marker in sorted(_SERVICE_OUTCOMES):
+        counts = ", ".join(
+            f"{n} {outcome}" for outcome, n in sorted(_SERVICE_OUTCOMES[marker].items())
+        )
+        terminalreporter.write_line(f"{marker}: {counts}")
