@@ -24,9 +24,11 @@ from executions.components import (
     Component,
     ComponentError,
     ComponentNotFound,
+    Field,
     get_component,
 )
 from executions.models import Credential, Execution
+from executions.selectors import component_action_get
 from scheduler_site.audit import Action, audit_record
 from scheduler_site.logging import log_context
 from scheduler_site.timelimits import soft_time_limit
@@ -193,6 +195,64 @@ def credential_rotate_keys() -> int:
             execution.save(update_fields=["secret_fields_encrypted"])
             count += 1
     return count
+
+
+# --- Component actions as job services -----------------------------------------
+def component_action_input(
+    *, target: str, credential: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    """The job input component action ``target`` reads: ``credential`` (a stored
+    credential of its component, by name) plus its fields, typed; raises
+    ValidationError({"input": [...]}) naming every missing or wrong value."""
+    found = component_action_get(target)
+    if found is None:
+        raise ValidationError({"input": f"{target!r} is not a component action."})
+    component, _, module = found
+    errors: list[str] = []
+    data: dict[str, Any] = {}
+    if not credential:
+        errors.append(
+            f"Choose a {component.title} credential (the action reads it from "
+            "input.credential)."
+        )
+    elif not Credential.objects.filter(
+        name=credential, component=component.name
+    ).exists():
+        errors.append(f"No {component.title} credential is named {credential!r}.")
+    else:
+        data["credential"] = credential
+    for name, spec in module.fields.items():
+        raw = values.get(name)
+        if raw in (None, ""):
+            if spec.required:
+                verb = "Choose" if spec.type == "select" else "Fill in"
+                errors.append(f"{verb} {spec.label} (input.{name}).")
+            continue
+        try:
+            data[name] = _field_value(spec, raw)
+        except ValueError as exc:
+            errors.append(f"{spec.label}: {exc}")
+    if errors:
+        raise ValidationError({"input": errors})
+    return data
+
+
+def _field_value(spec: Field, raw: Any) -> Any:
+    if spec.type == "integer":
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a whole number") from None
+    if spec.type == "number":
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a number") from None
+    if spec.type == "boolean":
+        return raw is True or str(raw).lower() in {"1", "true", "on", "yes"}
+    if isinstance(spec.model, dict) and str(raw) not in spec.model:
+        raise ValueError(f"choose one of {', '.join(spec.model)}")
+    return str(raw)
 
 
 # --- Executions: creation --------------------------------------------------------

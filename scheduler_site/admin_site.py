@@ -1,10 +1,33 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
-from django.contrib.admin.apps import AdminConfig
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from scheduler_site.roles import ROLES
+
+
+def may_use_admin(user: Any) -> bool:
+    if not (user.is_active and user.is_authenticated):
+        return False
+    return bool(user.is_staff or user.groups.filter(name__in=ROLES).exists())
+
+
+class RoleAwareAuthenticationForm(AdminAuthenticationForm):
+    """The admin login, open to the same people as the admin itself."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        AuthenticationForm.confirm_login_allowed(self, user)  # active accounts only
+        if not may_use_admin(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class SchedulerAdminSite(admin.AdminSite):
@@ -18,13 +41,7 @@ class SchedulerAdminSite(admin.AdminSite):
     site_header = "Scheduler"
     site_title = "Scheduler"
     index_title = "Dashboard"
+    login_form = RoleAwareAuthenticationForm
 
     def has_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        if not (user.is_active and user.is_authenticated):
-            return False
-        return bool(user.is_staff or user.groups.filter(name__in=ROLES).exists())
-
-
-class SchedulerAdminConfig(AdminConfig):
-    default_site = "scheduler_site.admin_site.SchedulerAdminSite"
+        return may_use_admin(request.user)

@@ -53,10 +53,13 @@ def sync_role_groups(apps: Any, schema_editor: Any = None) -> None:
     from django.contrib.auth.management import create_permissions
 
     # Permissions are normally created after migrate; make sure they exist now.
+    # A migration's app configs have no models module, which create_permissions
+    # insists on; lend one for the call and put back what was there.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
         create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        app_config.models_module = models_module
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     for role, names in ROLES.items():

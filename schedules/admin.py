@@ -3,6 +3,12 @@
 The form validates with the same service as the APIs (so a bad cron is a form
 error, never a 500), saving calls schedule_create / schedule_update, and bulk
 actions call the pause/resume services and report what they changed.
+
+A target that is a component action (``woocommerce.list_products``) gets a
+panel (``static/schedules/schedule_component.js``): a credential chooser, the
+action's fields with select options asked of the component through the
+asynchronous executions API, and the action's dynamic metadata. The panel's
+values are posted as ``component_*`` fields and merged into ``input``.
 """
 
 from __future__ import annotations
@@ -10,14 +16,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet, construct_instance
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from executions.selectors import component_action_get, component_action_list
+from executions.services import component_action_input
 from scheduler_site.admin import AuditHistoryMixin
 from schedules import timing
 from schedules.models import Schedule, ScheduleTag
@@ -34,6 +44,13 @@ from schedules.services import (
 from schedules.validation import DEFINITION_FIELDS, schedule_validate_definition
 
 _FORM_EXTRAS = ("is_paused", "paused_reason")
+# The component panel's inputs; the marker is posted only while the panel is
+# shown, so a form sent without JavaScript keeps its typed `input` as it is.
+PANEL_MARKER = "component_panel"
+PANEL_CREDENTIAL = "component_credential"
+PANEL_FIELD = "component_field_"
+# Beyond the method's own time limit, how long the page waits for a worker.
+PANEL_QUEUE_WAIT_SECONDS = 30
 
 
 class ScheduleAdminForm(forms.ModelForm):
@@ -49,6 +66,7 @@ class ScheduleAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
+        self._panel_changed_input = self._merge_component_panel(cleaned)
         self.definition = self._definition(cleaned)
         try:
             schedule_validate_definition(
@@ -65,12 +83,42 @@ class ScheduleAdminForm(forms.ModelForm):
         one-time run_at in the past only when someone just typed it."""
         names = [*self._meta.fields]  # type: ignore[misc]
         if self.instance.pk:
-            names = [name for name in names if name in self.changed_data]
+            changed = set(self.changed_data)
+            if self._panel_changed_input:
+                changed.add("input")
+            names = [name for name in names if name in changed]
         return {
             name: cleaned[name]
             for name in names
             if name in cleaned and name not in self.errors
         }
+
+    def _merge_component_panel(self, cleaned: dict[str, Any]) -> bool:
+        """Put the panel's credential and field values into ``input`` (they win
+        over the same keys typed there); True if ``input`` changed."""
+        if PANEL_MARKER not in self.data or {"input", "target"} & set(self.errors):
+            return False
+        target = str(cleaned.get("target") or "").strip()
+        found = component_action_get(target)
+        typed = cleaned.get("input")
+        if found is None or not isinstance(typed, dict):
+            return False
+        _, _, module = found
+        try:
+            values = component_action_input(
+                target=target,
+                credential=str(self.data.get(PANEL_CREDENTIAL, "")).strip(),
+                values={
+                    name: self.data.get(PANEL_FIELD + name) for name in module.fields
+                },
+            )
+        except ValidationError as error:
+            self._add_service_errors(error)
+            return False
+        declared = {"credential", *module.fields}
+        merged = {k: v for k, v in typed.items() if k not in declared} | values
+        cleaned["input"] = merged
+        return merged != self.instance.input
 
     def _add_service_errors(self, error: ValidationError) -> None:
         for field, messages_ in error.message_dict.items():
@@ -211,7 +259,8 @@ class ScheduleAdmin(AuditHistoryMixin, admin.ModelAdmin):
     )
 
     class Media:
-        js = ("schedules/schedule_form.js",)
+        js = ("schedules/schedule_form.js", "schedules/schedule_component.js")
+        css = {"all": ("schedules/schedule_component.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Schedule]:
         return super().get_queryset(request).prefetch_related("tags")
@@ -271,6 +320,27 @@ class ScheduleAdmin(AuditHistoryMixin, admin.ModelAdmin):
             f"your zone ({preview.viewer_zone})",
             rows,
         )
+
+    # --- the component action panel
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Schedule | None = None,
+    ) -> HttpResponse:
+        editable = (
+            self.has_change_permission(request, obj)
+            if obj is not None
+            else self.has_add_permission(request)
+        )
+        if editable:
+            context["component_panel"] = _component_panel(
+                request, context["adminform"].form
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- saving through services
     def save_model(
@@ -344,6 +414,43 @@ class ScheduleAdmin(AuditHistoryMixin, admin.ModelAdmin):
             _count_message(resumed, "resumed", selected - resumed, "not paused"),
             messages.SUCCESS,
         )
+
+
+def _component_panel(request: HttpRequest, form: forms.ModelForm) -> dict[str, Any]:
+    """What the panel's script needs, for ``json_script``: every component
+    action a target may name, the current one, and the values to show."""
+    actions = {row["target"]: row for row in component_action_list()}
+    target = str(form["target"].value() or "").strip()
+    current = actions.get(target)
+    values: dict[str, Any] = {}
+    if form.is_bound and PANEL_MARKER in form.data:
+        names = ["credential", *(current["fields"] if current else [])]
+        values = {
+            name: form.data.get(
+                PANEL_CREDENTIAL if name == "credential" else PANEL_FIELD + name, ""
+            )
+            for name in names
+        }
+    elif isinstance(form.instance.input, dict):
+        values = dict(form.instance.input)
+    may_add_credentials = request.user.has_perm("executions.add_credential")
+    return {
+        "actions": actions,
+        "current": target if current else None,
+        "values": values,
+        "executions_url": reverse("executions-api:execution-list"),
+        "credential_add_url": (
+            reverse("admin:executions_credential_add") if may_add_credentials else ""
+        ),
+        "may_run": request.user.has_perm("executions.add_execution"),
+        "timeout_seconds": settings.EXECUTION_TIME_LIMIT_SECONDS
+        + PANEL_QUEUE_WAIT_SECONDS,
+        "names": {
+            "marker": PANEL_MARKER,
+            "credential": PANEL_CREDENTIAL,
+            "field_prefix": PANEL_FIELD,
+        },
+    }
 
 
 def _count_message(done: int, verb: str, others: int, state: str) -> str:

@@ -152,7 +152,14 @@ def screenshot_dir() -> Path:
 
 
 def _member_of(django_user_model: Any, username: str, role: str) -> Any:
+    from django.apps import apps
     from django.contrib.auth.models import Group
+
+    from scheduler_site.roles import sync_role_groups
+
+    if not Group.objects.filter(name=role).exists():
+        # Transactional tests flush the tables a data migration filled.
+        sync_role_groups(apps)
 
     user = django_user_model.objects.create_user(username=username, password=PASSWORD)
     user.groups.add(Group.objects.get(name=role))

@@ -54,3 +54,29 @@ def test_role_members_use_the_admin_within_their_permissions(
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_a_role_member_signs_in_through_the_admin_login_page(
+    client: Any, editor: Any, outsider: Any
+) -> None:
+    from tests.conftest import PASSWORD
+
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": editor.username, "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+
+    outsider.set_password(PASSWORD)
+    outsider.save()
+    refused = client.post(
+        "/admin/login/", {"username": outsider.username, "password": PASSWORD}
+    )
+    assert refused.status_code == 200
+    assert "Please enter the correct" in refused.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_role_groups_are_recreated_after_a_flush(operator: Any) -> None:
+    assert operator.has_perm("schedules.run_schedule")
