@@ -46,6 +46,7 @@ from scheduler_site.api.schema import (
     PROBLEM,
     PROBLEM_RESPONSES,
     ProblemSerializer,
+    location_header,
 )
 
 NOT_FOUND = OpenApiResponse(
@@ -55,6 +56,7 @@ ACCEPTED = OpenApiResponse(
     ExecutionSerializer,
     description="Accepted; the `Location` header is the poll URL.",
 )
+POLL_LOCATION = location_header(202, "Where to poll the execution.")
 
 
 def accepted(request: Request, execution: Execution) -> Response:
@@ -109,6 +111,7 @@ class ExecutionViewSet(
 
     @extend_schema(
         summary="Run a component method asynchronously",
+        parameters=[POLL_LOCATION],
         request=ExecutionCreateSerializer,
         responses={202: ACCEPTED, **PROBLEM_RESPONSES},
     )
@@ -126,6 +129,7 @@ class ExecutionViewSet(
     @extend_schema(
         summary="Poll an execution",
         description="200 while pending or running; 303 to the result once ended.",
+        parameters=[location_header(303, "The result's URL.")],
         responses={
             200: ExecutionStatusSerializer,
             303: OpenApiResponse(description="Ended; `Location` is the result URL."),
@@ -258,6 +262,7 @@ class CredentialViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="Verify a credential asynchronously",
+        parameters=[POLL_LOCATION],
         request=None,
         responses={202: ACCEPTED, **PROBLEM_RESPONSES},
     )

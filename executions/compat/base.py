@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import exceptions, parsers
 from rest_framework.authentication import BasicAuthentication
 from rest_framework.response import Response
@@ -25,6 +26,14 @@ AUTHENTICATION_CLASSES = [BasicAuthentication, BearerTokenAuthentication]
 
 class JsonApiParser(parsers.JSONParser):
     media_type = "application/vnd.api+json"
+
+
+def request_examples(name: str, value: dict[str, Any]) -> list[OpenApiExample]:
+    """The example once per media type we parse: the schema lists it under each."""
+    return [
+        OpenApiExample(name, value=value, request_only=True, media_type=media_type)
+        for media_type in (parsers.JSONParser.media_type, JsonApiParser.media_type)
+    ]
 
 
 class CompatView(APIView):

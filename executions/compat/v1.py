@@ -11,15 +11,23 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from executions.compat.base import CompatView, flat_errors
+from executions.api.serializers import VERIFY_REFUSED
+from executions.compat.base import CompatView, flat_errors, request_examples
 from executions.models import Execution
 from executions.selectors import execution_get
 from executions.services import execution_create
+from scheduler_site.api.schema import location_header
 
 EXECUTION_TYPES = {
     "verify_credentials": Execution.Method.VERIFY_CREDENTIALS,
@@ -34,6 +42,35 @@ MESSAGES = {
 }
 
 
+_SHOP = {
+    "url": "https://shop.example.com",
+    "consumer_key": "ck_4f1c2a9e8b7d6c5a4f1c2a9e8b7d6c5a1234",
+    "consumer_secret": "cs_9e8b7d6c5a4f1c2a9e8b7d6c5a4f1c2a7890",
+}
+
+
+@extend_schema_serializer(
+    examples=[
+        *request_examples(
+            "Verify credentials",
+            {
+                "execution_type": "verify_credentials",
+                "component": "woocommerce",
+                "account_data": _SHOP,
+            },
+        ),
+        *request_examples(
+            "Select model",
+            {
+                "execution_type": "select_model",
+                "component": "woocommerce",
+                "action_or_trigger": "list_products",
+                "account_id": "3",
+                "model_method": "categories",
+            },
+        ),
+    ]
+)
 class V1ScheduleRequest(serializers.Serializer):
     execution_type = serializers.ChoiceField(list(EXECUTION_TYPES))
     component = serializers.CharField()
@@ -77,6 +114,23 @@ V1Invalid = inline_serializer(
 )
 
 
+def _answer(
+    serializer: Any, description: str, name: str, value: dict[str, Any]
+) -> OpenApiResponse:
+    """A documented answer with its one example."""
+    return OpenApiResponse(
+        serializer,
+        description=description,
+        examples=[OpenApiExample(name, value=value)],
+    )
+
+
+NOT_FOUND = _answer(
+    Message, "Unknown or expired.", "Unknown", {"message": MESSAGES[404]}
+)
+NOT_READY = {"message": "Result not ready yet."}
+
+
 class V1View(CompatView):
     def error_body(self, status: int, detail: Any) -> dict[str, Any]:
         if isinstance(detail, dict | list):
@@ -100,11 +154,27 @@ class V1View(CompatView):
 class ScheduleView(V1View):
     @extend_schema(
         summary="Schedule an execution (elastic.io v1)",
+        parameters=[location_header(202, "Where to poll the execution.")],
         request=V1ScheduleRequest,
         responses={
-            202: OpenApiResponse(Message, description="Location: poll URL."),
-            400: V1Invalid,
-            401: Message,
+            202: _answer(Message, "Location: poll URL.", "Accepted", {"message": "ok"}),
+            400: _answer(
+                V1Invalid,
+                "Invalid request; `errors` names each bad field.",
+                "A missing field",
+                {
+                    "message": "Invalid request.",
+                    "errors": {
+                        "account_id": "Required when execution_type is select_model."
+                    },
+                },
+            ),
+            401: _answer(
+                Message,
+                "Not signed in.",
+                "No credentials",
+                {"message": MESSAGES[401]},
+            ),
         },
         tags=["elastic.io v1"],
     )
@@ -138,10 +208,13 @@ class ScheduleView(V1View):
 class PollView(V1View):
     @extend_schema(
         summary="Poll an execution (elastic.io v1)",
+        parameters=[location_header(303, "The result's URL.")],
         responses={
-            200: Message,
-            303: OpenApiResponse(Message, description="Ready; Location: result."),
-            404: Message,
+            200: _answer(Message, "Still running.", "Running", NOT_READY),
+            303: _answer(
+                Message, "Ready; Location: result.", "Ready", {"message": "Ready."}
+            ),
+            404: NOT_FOUND,
         },
         tags=["elastic.io v1"],
     )
@@ -164,7 +237,25 @@ class ResultView(V1View):
     # expires, so a client whose connection dropped mid-read can ask again.
     @extend_schema(
         summary="Read an execution's result (elastic.io v1)",
-        responses={200: V1Result, 400: Rejected, 404: Message, 409: Message},
+        responses={
+            200: _answer(
+                V1Result,
+                "What the component method returned.",
+                "Credentials refused",
+                {"data": VERIFY_REFUSED},
+            ),
+            400: _answer(
+                Rejected,
+                "The execution failed or timed out.",
+                "Timed out",
+                {
+                    "message": "Rejected.",
+                    "reason": {"message": "time limit of 30 s exceeded"},
+                },
+            ),
+            404: NOT_FOUND,
+            409: _answer(Message, "Not finished yet.", "Running", NOT_READY),
+        },
         tags=["elastic.io v1"],
     )
     def get(self, request: Request, execution_id: str) -> Response:

@@ -13,16 +13,24 @@ from typing import Any, ClassVar
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from executions.compat.base import CompatView, flat_errors
+from executions.api.serializers import VERIFY_REFUSED
+from executions.compat.base import CompatView, flat_errors, request_examples
 from executions.components import ComponentNotFound, get_component
 from executions.models import Execution
 from executions.selectors import execution_get
 from executions.services import execution_create
+from scheduler_site.api.schema import location_header
 
 TITLES = {
     400: "Bad argument error",
@@ -99,14 +107,57 @@ class V2SelectModelData(serializers.Serializer):
     relationships = V2ModelRelationships()
 
 
+_WORKSPACE = {
+    "workspace": {"data": {"id": "59d341e9037f7200192c8a2e", "type": "workspace"}}
+}
+_WITH_CREDENTIAL = {
+    **_WORKSPACE,
+    "credential": {"data": {"id": "3", "type": "credential"}},
+}
+
+
+def _body(
+    kind: str, attributes: dict[str, Any], relationships: Any
+) -> list[OpenApiExample]:
+    value = {"type": kind, "attributes": attributes, "relationships": relationships}
+    return request_examples(kind, {"data": value})
+
+
+@extend_schema_serializer(
+    examples=_body(
+        "verify-credential",
+        {
+            "fields": {
+                "url": "https://shop.example.com",
+                "consumer_key": "ck_4f1c2a9e8b7d6c5a4f1c2a9e8b7d6c5a1234",
+                "consumer_secret": "cs_9e8b7d6c5a4f1c2a9e8b7d6c5a4f1c2a7890",
+            }
+        },
+        _WORKSPACE,
+    )
+)
 class VerifyCredentialBody(serializers.Serializer):
     data = V2VerifyCredentialData()
 
 
+@extend_schema_serializer(
+    examples=_body(
+        "dynamic-metadata",
+        {"module": "list_products", "fields": {"category": "17"}},
+        _WITH_CREDENTIAL,
+    )
+)
 class DynamicMetadataBody(serializers.Serializer):
     data = V2DynamicMetadataData()
 
 
+@extend_schema_serializer(
+    examples=_body(
+        "select-model",
+        {"module": "list_products", "method": "categories", "fields": {}},
+        _WITH_CREDENTIAL,
+    )
+)
 class SelectModelBody(serializers.Serializer):
     data = V2SelectModelData()
 
@@ -154,6 +205,31 @@ def errors_body(status: int, detail: Any) -> dict[str, Any]:
              "meta": {}}
         ]
     }  # fmt: skip
+
+
+# --- Response examples ----------------------------------------------------------------
+_EXECUTION_ID = "5f0c6f7e-3b1a-4c1e-9d2a-7e8f90a1b2c3"
+
+
+def _result_response(
+    description: str, name: str, status: str, result: Any
+) -> OpenApiResponse:
+    data = {
+        "id": _EXECUTION_ID,
+        "type": "execution-result",
+        "links": {"self": f"/v2/exec/result/{_EXECUTION_ID}"},
+        "attributes": {"result": result, "status": status},
+    }
+    example = OpenApiExample(name, value={"data": data, "meta": {}})
+    return OpenApiResponse(ResultDocument, description=description, examples=[example])
+
+
+def _errors_response(description: str, status: int, detail: Any) -> OpenApiResponse:
+    example = OpenApiExample(f"{status}", value=errors_body(status, detail))
+    return OpenApiResponse(ErrorDocument, description=description, examples=[example])
+
+
+NOT_FOUND = _errors_response("Unknown or expired.", 404, "Not found.")
 
 
 def _document(execution: Execution, *, result: Any) -> dict[str, Any]:
@@ -222,12 +298,24 @@ class ScheduleView(V2View):
 def _schedule_schema(summary: str, body: Any) -> Any:
     return extend_schema(
         summary=summary,
+        parameters=[location_header(202, "Where to poll the execution.")],
         request=body,
         responses={
-            202: OpenApiResponse(ResultDocument, description="Location: poll URL."),
-            400: ErrorDocument,
-            401: ErrorDocument,
-            404: ErrorDocument,
+            202: _result_response(
+                "Location: poll URL.",
+                "Pending",
+                STATUS_TEXT[Execution.Status.PENDING],
+                {},
+            ),
+            400: _errors_response(
+                "Invalid body; each error points at its field.",
+                400,
+                {"data": {"relationships": ["This field is required."]}},
+            ),
+            401: _errors_response(
+                "Not signed in.", 401, "No authorization header was provided."
+            ),
+            404: NOT_FOUND,
         },
         tags=["elastic.io v2"],
     )
@@ -263,10 +351,16 @@ class SelectModelView(ScheduleView):
 class PollView(V2View):
     @extend_schema(
         summary="Poll an execution (elastic.io v2)",
+        parameters=[location_header(303, "The result's URL.")],
         responses={
-            200: ResultDocument,
+            200: _result_response(
+                "Still pending or running.",
+                "Running",
+                STATUS_TEXT[Execution.Status.RUNNING],
+                {},
+            ),
             303: OpenApiResponse(description="Ended; Location: result URL."),
-            404: ErrorDocument,
+            404: NOT_FOUND,
         },
         tags=["elastic.io v2"],
     )
@@ -285,7 +379,18 @@ class PollView(V2View):
 class ResultView(V2View):
     @extend_schema(
         summary="Read an execution's result (elastic.io v2)",
-        responses={200: ResultDocument, 404: ErrorDocument, 409: ErrorDocument},
+        responses={
+            200: _result_response(
+                "Ended: `result` is `{data}` on success, `{error}` otherwise.",
+                "Credentials refused",
+                STATUS_TEXT[Execution.Status.SUCCEEDED],
+                {"data": VERIFY_REFUSED},
+            ),
+            404: NOT_FOUND,
+            409: _errors_response(
+                "Not finished yet.", 409, "The execution has not finished yet."
+            ),
+        },
         tags=["elastic.io v2"],
     )
     def get(self, request: Request, execution_id: str) -> Response:

@@ -43,6 +43,29 @@ _RUN_EXAMPLE = {
     },
 }
 
+# What run-now answers with 202: queued, nothing run yet.
+_QUEUED_RUN_EXAMPLE = {
+    **_RUN_EXAMPLE,
+    "id": 43,
+    "status": "queued",
+    "queued_at": "2030-01-07T12:05:00Z",
+    "started_at": None,
+    "finished_at": None,
+    "duration_seconds": None,
+    "worker": "",
+    "result_file_name": None,
+    "links": {
+        "self": "https://scheduler.example/api/v1/runs/43/",
+        "log": "https://scheduler.example/api/v1/runs/43/log/",
+        "result_file": None,
+    },
+    "args": ["2030-01"],
+    "input": {"month": "2030-01"},
+    "extra": "",
+    "output": None,
+    "traceback": "",
+}
+
 
 class RunLinksSerializer(serializers.Serializer):
     self = serializers.URLField()
@@ -109,7 +132,13 @@ class JobRunSerializer(serializers.ModelSerializer):
                 "traceback": "",
             },
             response_only=True,
-        )
+        ),
+        OpenApiExample(
+            "Queued by run-now or retry",
+            value=_QUEUED_RUN_EXAMPLE,
+            status_codes=["202"],
+            response_only=True,
+        ),
     ]
 )
 class JobRunDetailSerializer(JobRunSerializer):

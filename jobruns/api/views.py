@@ -13,6 +13,7 @@ from django.http import FileResponse, Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
@@ -42,6 +43,7 @@ from scheduler_site.api.schema import (
     CONFLICT_RESPONSE,
     PROBLEM,
     PROBLEM_RESPONSES,
+    location_header,
 )
 
 
@@ -162,6 +164,7 @@ class JobRunViewSet(
         summary="Retry a failed, timed out or cancelled run now",
         description="Queues the next attempt (a new run, linked to the first); "
         "answers 202 with it and its `Location`.",
+        parameters=[location_header(202, "The new run's URL.")],
         request=None,
         responses={
             202: JobRunDetailSerializer,
@@ -189,7 +192,14 @@ class JobRunViewSet(
         "text/csv) and name in Content-Disposition; 404 if there is none.",
         responses={
             (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The file."
+                OpenApiTypes.BINARY,
+                description="The file.",
+                examples=[
+                    OpenApiExample(
+                        "A CSV result",
+                        value="id,name,sku,price\n17,Hoodie,WOO-HOODIE,45.00\n",
+                    )
+                ],
             ),
             **PROBLEM_RESPONSES,
         },

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_examples_list
 
-from scheduler_site.api.schema import ProblemSerializer
+from scheduler_site.api.schema import PROBLEM_EXAMPLES, ProblemSerializer
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _ALWAYS = {
@@ -33,7 +34,6 @@ class ProblemDetailsAutoSchema(AutoSchema):
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         if direction != "response" or not self.path.startswith("/api/v1/"):
             return responses
-        problem = {PROBLEM_MEDIA_TYPE: {"schema": self._problem_ref()}}
         codes = dict(_ALWAYS)
         if self.method in {"POST", "PUT", "PATCH"}:
             codes.update(_WITH_BODY)
@@ -43,10 +43,26 @@ class ProblemDetailsAutoSchema(AutoSchema):
         for code, description in codes.items():
             existing = responses.get(str(code))
             if existing is None:
-                responses[str(code)] = {"description": description, "content": problem}
+                responses[str(code)] = {
+                    "description": description,
+                    "content": self._problem_content(code, None),
+                }
             else:
-                existing["content"] = problem
+                existing["content"] = self._problem_content(code, existing)
         return responses
+
+    def _problem_content(
+        self, code: int, existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The problem body; the view's own example for this code, else ours."""
+        declared = (existing or {}).get("content", {}).get(PROBLEM_MEDIA_TYPE, {})
+        examples = declared.get("examples") or build_examples_list(
+            [e for e in PROBLEM_EXAMPLES if str(code) in (e.status_codes or ())]
+        )
+        body: dict[str, Any] = {"schema": self._problem_ref()}
+        if examples:
+            body["examples"] = examples
+        return {PROBLEM_MEDIA_TYPE: body}
 
     def _problem_ref(self) -> dict[str, str]:
         component = self.resolve_serializer(ProblemSerializer, "response")

@@ -6,7 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from schedules.models import Schedule
@@ -41,7 +45,108 @@ class WallClockDateTimeField(serializers.Field):
 
 _CHOICE = serializers.ChoiceField
 
+# Examples: real bodies of our API (the schema test validates them against it).
+CRON_WRITE_EXAMPLE = {
+    "name": "nightly-report",
+    "description": "Monthly figures for finance",
+    "kind": "cron",
+    "cron_expression": "0 30 2 * * *",
+    "cron_dialect": "spring",
+    "time_zone": "Europe/Berlin",
+    "target": "core.echo",
+    "input": {"month": "2030-01"},
+    "tags": {"team": "finance"},
+}
+INTERVAL_WRITE_EXAMPLE = {
+    "name": "sync-every-15-min",
+    "kind": "interval",
+    "interval_minutes": 15,
+    "start_at": "2030-01-07T12:00:00Z",
+    "time_zone": "UTC",
+    "target": "core.echo",
+}
+_NOT_SET: dict[str, Any] = {
+    "description": "",
+    "run_at": None,
+    "interval_weeks": 0,
+    "interval_days": 0,
+    "interval_hours": 0,
+    "interval_minutes": 0,
+    "interval_seconds": 0,
+    "repeats": None,
+    "cron_expression": "",
+    "cron_dialect": "",
+    "dst_gap": "",
+    "dst_fold": "",
+    "start_at": None,
+    "end_at": None,
+    "input": {},
+    "extra": "",
+    "correlation_id": "",
+    "priority": 0,
+    "overlap_policy": "skip",
+    "max_parallel": None,
+    "missed_policy": "run_once",
+    "catchup_window_seconds": 60,
+    "max_retries": 0,
+    "retry_delay_seconds": 30,
+    "time_limit_seconds": None,
+    "keep_runs_days": None,
+    "keep_runs_count": None,
+    "tags": {},
+    "is_paused": False,
+    "paused_reason": "",
+    "paused_by": None,
+    "paused_at": None,
+    "last_run_at": None,
+    "run_count": 0,
+    "is_finished": False,
+    "created_at": "2030-01-07T12:00:00Z",
+    "updated_at": "2030-01-07T12:00:00Z",
+    "created_by": "edda-editor",
+    "updated_by": "edda-editor",
+}
+CRON_SCHEDULE_EXAMPLE = {
+    **_NOT_SET,
+    **CRON_WRITE_EXAMPLE,
+    "id": 12,
+    # 02:30 in Berlin is 01:30 UTC in winter.
+    "next_run_at": "2030-01-08T01:30:00Z",
+    "description_human": "At 02:30 (Europe/Berlin)",
+}
+INTERVAL_SCHEDULE_EXAMPLE = {
+    **_NOT_SET,
+    **INTERVAL_WRITE_EXAMPLE,
+    "id": 13,
+    "next_run_at": "2030-01-07T12:15:00Z",
+    "last_run_at": "2030-01-07T12:00:00Z",
+    "run_count": 1,
+    "description_human": "every 15 minutes, from 2030-01-07T12:00:00+00:00",
+}
+PAUSED_SCHEDULE_EXAMPLE = {
+    **CRON_SCHEDULE_EXAMPLE,
+    "is_paused": True,
+    "paused_reason": "Finance closes the books until Monday",
+    "paused_by": "otto-operator",
+    "paused_at": "2030-01-07T12:05:00Z",
+    "next_run_at": None,
+    "updated_at": "2030-01-07T12:05:00Z",
+    "updated_by": "otto-operator",
+}
 
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Nightly in Berlin, Spring cron",
+            value=CRON_WRITE_EXAMPLE,
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Every 15 minutes", value=INTERVAL_WRITE_EXAMPLE, request_only=True
+        ),
+    ]
+)
 class ScheduleWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(allow_blank=True, required=False)
@@ -103,6 +208,18 @@ def _blank_choice(choices: Any) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Nightly in Berlin",
+            value=CRON_SCHEDULE_EXAMPLE,
+            response_only=True,
+        ),
+        OpenApiExample(
+            "Every 15 minutes", value=INTERVAL_SCHEDULE_EXAMPLE, response_only=True
+        ),
+    ]
+)
 class ScheduleSerializer(serializers.ModelSerializer):
     cron_dialect = _blank_choice(Schedule.CronDialect.choices)
     dst_gap = _blank_choice(Schedule.DstGap.choices)
@@ -112,9 +229,16 @@ class ScheduleSerializer(serializers.ModelSerializer):
         help_text="What the timing means, in words."
     )
     is_finished = serializers.BooleanField(read_only=True)
-    paused_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Null when not paused, or written by the system (the dispatcher, an import).
+    paused_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    updated_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Schedule
@@ -142,10 +266,22 @@ class ScheduleSerializer(serializers.ModelSerializer):
         return schedule_describe(schedule)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "With a reason",
+            value={"reason": "Finance closes the books until Monday"},
+            request_only=True,
+        )
+    ]
+)
 class PauseSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, required=False, default="")
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Twelve changed", value={"count": 12}, response_only=True)]
+)
 class CountSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="How many schedules changed.")
 
@@ -162,6 +298,36 @@ class PreviewFireSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Spring-forward night in Berlin",
+            description="02:30 does not exist on 31 March 2030 in Berlin: the fire "
+            "shifts to 03:00, the first instant after the gap.",
+            value={
+                "description": "At 02:30 (Europe/Berlin), from "
+                "2030-03-29T23:00:00+00:00",
+                "time_zone": "Europe/Berlin",
+                "viewer_zone": "America/New_York",
+                "fires": [
+                    {
+                        "utc": "2030-03-30T01:30:00+00:00",
+                        "schedule_zone": "2030-03-30T02:30:00+01:00",
+                        "viewer_zone": "2030-03-29T21:30:00-04:00",
+                        "dst": None,
+                    },
+                    {
+                        "utc": "2030-03-31T01:00:00+00:00",
+                        "schedule_zone": "2030-03-31T03:00:00+02:00",
+                        "viewer_zone": "2030-03-30T21:00:00-04:00",
+                        "dst": "shifted",
+                    },
+                ],
+            },
+            response_only=True,
+        )
+    ]
+)
 class PreviewSerializer(serializers.Serializer):
     description = serializers.CharField()
     time_zone = serializers.CharField()
@@ -169,6 +335,22 @@ class PreviewSerializer(serializers.Serializer):
     fires = PreviewFireSerializer(many=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Spring-forward night in Berlin",
+            value={
+                "kind": "cron",
+                "cron_expression": "30 2 * * *",
+                "time_zone": "Europe/Berlin",
+                "start_at": "2030-03-30T00:00:00",
+                "count": 2,
+                "viewer_zone": "America/New_York",
+            },
+            request_only=True,
+        )
+    ]
+)
 class PreviewRequestSerializer(ScheduleWriteSerializer):
     """An unsaved definition; name and target are optional for a preview."""
 
@@ -178,5 +360,12 @@ class PreviewRequestSerializer(ScheduleWriteSerializer):
     viewer_zone = serializers.CharField(required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Team and stage", value={"tags": {"team": "finance", "stage": "prod"}}
+        )
+    ]
+)
 class TagsSerializer(serializers.Serializer):
     tags = serializers.DictField(child=serializers.CharField())

@@ -8,7 +8,12 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
@@ -23,13 +28,16 @@ from scheduler_site.accounts import profile_get
 from scheduler_site.api.errors import PreconditionFailed
 from scheduler_site.api.schema import (
     CONFLICT_RESPONSE,
+    ETAG_HEADER,
     PRECONDITION_RESPONSE,
     PROBLEM,
     PROBLEM_RESPONSES,
+    location_header,
 )
 from scheduler_site.api.views import AuditEventSerializer
 from scheduler_site.audit import audit_events_for
 from schedules.api.serializers import (
+    CRON_SCHEDULE_EXAMPLE,
     CountSerializer,
     PauseSerializer,
     PreviewRequestSerializer,
@@ -106,9 +114,14 @@ _WRITE_RESPONSES = {
         summary="List schedules",
         responses={200: ScheduleSerializer(many=True), **PROBLEM_RESPONSES},
     ),
-    retrieve=extend_schema(summary="Read a schedule", responses=_SCHEDULE_RESPONSES),
+    retrieve=extend_schema(
+        summary="Read a schedule",
+        parameters=[ETAG_HEADER],
+        responses=_SCHEDULE_RESPONSES,
+    ),
     create=extend_schema(
         summary="Create a schedule",
+        parameters=[ETAG_HEADER, location_header(201, "The new schedule's URL.")],
         request=ScheduleWriteSerializer,
         responses={
             201: ScheduleSerializer,
@@ -118,13 +131,35 @@ _WRITE_RESPONSES = {
     ),
     update=extend_schema(
         summary="Replace a schedule (send If-Match with the ETag you read)",
+        parameters=[ETAG_HEADER],
         request=ScheduleWriteSerializer,
         responses=_WRITE_RESPONSES,
     ),
     partial_update=extend_schema(
         summary="Change some fields of a schedule (send If-Match)",
+        parameters=[ETAG_HEADER],
         request=ScheduleWriteSerializer,
         responses=_WRITE_RESPONSES,
+        # A PATCH sends only what changes; the view's examples replace the
+        # serializers' full ones, so the answer's example is repeated here.
+        examples=[
+            OpenApiExample(
+                "Fire at 03:00 instead",
+                value={"cron_expression": "0 0 3 * * *"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The changed schedule",
+                value={
+                    **CRON_SCHEDULE_EXAMPLE,
+                    "cron_expression": "0 0 3 * * *",
+                    "next_run_at": "2030-01-08T02:00:00Z",
+                    "description_human": "At 03:00 (Europe/Berlin)",
+                    "updated_at": "2030-01-07T12:10:00Z",
+                },
+                response_only=True,
+            ),
+        ],
     ),
     destroy=extend_schema(
         summary="Delete a schedule",
@@ -227,6 +262,7 @@ class ScheduleViewSet(
 
     @extend_schema(
         summary="Pause a schedule",
+        parameters=[ETAG_HEADER],
         request=PauseSerializer,
         responses=_SCHEDULE_RESPONSES,
     )
@@ -244,6 +280,7 @@ class ScheduleViewSet(
         return self._respond(schedule)
 
     @extend_schema(summary="Resume a paused schedule", request=None,
+                   parameters=[ETAG_HEADER],
                    responses=_SCHEDULE_RESPONSES)  # fmt: skip
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, name: str | None = None) -> Response:
@@ -352,6 +389,7 @@ class ScheduleViewSet(
         description="Queues a run with the schedule's input, or `input` for this "
         "run only; answers 202 with the run and its `Location`. 409 when the "
         "overlap policy refuses another run now.",
+        parameters=[location_header(202, "The queued run's URL.")],
         request=RunNowSerializer,
         responses={
             202: JobRunDetailSerializer,
