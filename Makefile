@@ -46,7 +46,7 @@ migrations-check: $(DEV_STAMP) ## fail when models changed without a migration
 schema: $(DEV_STAMP) ## validate the OpenAPI schema
 	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 
-check: lint migrations-check schema test ## everything CI runs
+check: lint typecheck migrations-check schema test ## everything CI runs
 
 bench: $(DEV_STAMP) ## print benchmark figures
 	$(PY) bench/cron_bench.py

@@ -85,7 +85,7 @@ class CredentialAdmin(AuditHistoryMixin, admin.ModelAdmin):
     def masked(self, obj: Credential) -> dict[str, Any]:
         return credential_masked_fields(obj)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         form = self.get_form(request, obj)
         names = [
             "name",

@@ -42,7 +42,7 @@ def _check_host(host: str, port: int) -> None:
     except socket.gaierror as exc:
         raise HttpError(f"cannot resolve {host}: {exc.strerror}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if address.is_loopback and settings.DEMO_SHOP_ENABLED:
             continue
         if not address.is_global or address.is_multicast:

@@ -545,7 +545,8 @@ def execution_reap(*, now: datetime) -> dict[str, int]:
     )
     for execution in running:
         allowed = execution.time_limit_seconds + HARD_LIMIT_GRACE_SECONDS
-        deadline = execution.started_at + timedelta(  # type: ignore[operator]
+        assert execution.started_at is not None  # running rows have started
+        deadline = execution.started_at + timedelta(
             seconds=allowed + REAP_GRACE_SECONDS
         )
         if deadline < now:

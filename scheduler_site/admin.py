@@ -25,7 +25,7 @@ class AuditHistoryMixin:
     trail also holds what the API, the compatible APIs and the CLI did.
     """
 
-    object_history_template = "admin/scheduler_site/audit_history.html"
+    object_history_template: Any = "admin/scheduler_site/audit_history.html"
 
     def history_view(
         self,

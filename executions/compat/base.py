@@ -63,7 +63,7 @@ class CompatView(APIView):
         if not isinstance(exc, exceptions.APIException):
             return None
         if isinstance(exc, exceptions.NotAuthenticated):
-            exc.detail = "No authorization header was provided."
+            exc.detail = exceptions.ErrorDetail("No authorization header was provided.")
         headers = {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]

@@ -77,12 +77,12 @@ class V2ModelRelationships(V2VerifyRelationships):
 
 
 class V2VerifyAttributes(serializers.Serializer):
-    fields = serializers.DictField()
+    fields = serializers.DictField()  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
 
 
 class V2MetadataAttributes(serializers.Serializer):
     module = serializers.CharField()
-    fields = serializers.DictField()
+    fields = serializers.DictField()  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
 
 
 class V2SelectAttributes(V2MetadataAttributes):
@@ -137,7 +137,7 @@ def _body(
     )
 )
 class VerifyCredentialBody(serializers.Serializer):
-    data = V2VerifyCredentialData()
+    data = V2VerifyCredentialData()  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
 
 
 @extend_schema_serializer(
@@ -148,7 +148,7 @@ class VerifyCredentialBody(serializers.Serializer):
     )
 )
 class DynamicMetadataBody(serializers.Serializer):
-    data = V2DynamicMetadataData()
+    data = V2DynamicMetadataData()  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
 
 
 @extend_schema_serializer(
@@ -159,7 +159,7 @@ class DynamicMetadataBody(serializers.Serializer):
     )
 )
 class SelectModelBody(serializers.Serializer):
-    data = V2SelectModelData()
+    data = V2SelectModelData()  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
 
 
 # --- Response documents ---------------------------------------------------------------
@@ -238,7 +238,10 @@ def _document(execution: Execution, *, result: Any) -> dict[str, Any]:
             "id": str(execution.pk),
             "type": "execution-result",
             "links": {"self": reverse("elasticio-v2-result", args=[execution.pk])},
-            "attributes": {"result": result, "status": STATUS_TEXT[execution.status]},
+            "attributes": {
+                "result": result,
+                "status": STATUS_TEXT[Execution.Status(execution.status)],
+            },
         },
         "meta": {},
     }

@@ -86,7 +86,7 @@ class JobRunSerializer(serializers.ModelSerializer):
     skip_reason = serializers.ChoiceField(
         choices=JobRun.SkipReason.choices, allow_blank=True, read_only=True
     )
-    retry_of = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    retry_of = serializers.PrimaryKeyRelatedField[Any](read_only=True, allow_null=True)
     duration_seconds = serializers.FloatField(allow_null=True)
     result_file_name = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
@@ -200,7 +200,7 @@ class RunLogSerializer(serializers.Serializer):
 class ServiceFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField(allow_blank=True)
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
     description = serializers.CharField(allow_blank=True)
 
 
@@ -235,7 +235,7 @@ class ServiceSerializer(serializers.Serializer):
         allow_null=True,
         help_text="JSON Schema of the run input, if the service has one.",
     )
-    fields = ServiceFieldSerializer(
+    fields = ServiceFieldSerializer(  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
         many=True, help_text="The schema's top-level fields."
     )
 

@@ -45,6 +45,7 @@ from scheduler_site.api.schema import (
     PROBLEM_RESPONSES,
     location_header,
 )
+from scheduler_site.api.users import acting_user
 
 
 class JobRunFilter(django_filters.FilterSet):
@@ -152,7 +153,7 @@ class JobRunViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         run = self.get_object()
-        if not jobrun_cancel(run=run, by=request.user, now=timezone.now()):
+        if not jobrun_cancel(run=run, by=acting_user(request), now=timezone.now()):
             raise Conflict(
                 f"Run #{run.pk} is {run.status}; only queued or running runs "
                 "can be cancelled."
@@ -174,7 +175,9 @@ class JobRunViewSet(
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
-        run = jobrun_rerun(run=self.get_object(), by=request.user, now=timezone.now())
+        run = jobrun_rerun(
+            run=self.get_object(), by=acting_user(request), now=timezone.now()
+        )
         return run_accepted(request, run)
 
     @extend_schema(

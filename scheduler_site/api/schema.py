@@ -75,7 +75,7 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     instance = serializers.CharField(allow_null=True)
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Field name to messages (400, and 409 from a field).",

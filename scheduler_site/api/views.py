@@ -37,6 +37,7 @@ from scheduler_site.api.schema import (
     THROTTLED_RESPONSE,
 )
 from scheduler_site.api.throttling import AuthRateThrottle
+from scheduler_site.api.users import acting_user
 from scheduler_site.models import ApiToken, AuditEvent
 from scheduler_site.permissions import SIGNED_IN, HasActionPermission
 
@@ -102,7 +103,8 @@ class MeView(APIView):
         serializer.is_valid(raise_exception=True)
         if "time_zone" in serializer.validated_data:
             profile_set_time_zone(
-                user=request.user, time_zone=serializer.validated_data["time_zone"]
+                user=acting_user(request),
+                time_zone=serializer.validated_data["time_zone"],
             )
         return Response(_me(request.user))
 
@@ -194,7 +196,7 @@ class ApiTokenViewSet(
     def get_queryset(self) -> QuerySet[ApiToken]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return ApiToken.objects.none()
-        return ApiToken.objects.filter(user=self.request.user)
+        return ApiToken.objects.filter(user=acting_user(self.request))
 
     def get_throttles(self) -> list[BaseThrottle]:
         # Minting tokens is signing in: limited like the compatible logins.
@@ -214,7 +216,7 @@ class ApiTokenViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = ApiTokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        token, raw = api_token_create(user=request.user, **body.validated_data)
+        token, raw = api_token_create(user=acting_user(request), **body.validated_data)
         data = {**ApiTokenSerializer(token).data, "token": raw}
         return Response(data, status=status.HTTP_201_CREATED)
 

@@ -34,6 +34,7 @@ from scheduler_site.api.schema import (
     PROBLEM_RESPONSES,
     location_header,
 )
+from scheduler_site.api.users import acting_user
 from scheduler_site.api.views import AuditEventSerializer
 from scheduler_site.audit import audit_events_for
 from schedules.api.serializers import (
@@ -97,7 +98,10 @@ def schedule_etag(schedule: Schedule) -> str:
 
 
 def _viewer_zone(request: Request) -> str:
-    return request.query_params.get("tz") or profile_get(user=request.user).time_zone
+    return (
+        request.query_params.get("tz")
+        or profile_get(user=acting_user(request)).time_zone
+    )
 
 
 _SCHEDULE_RESPONSES = {200: ScheduleSerializer, **PROBLEM_RESPONSES}
@@ -408,7 +412,7 @@ class ScheduleViewSet(
             trigger=JobRun.Trigger.API,
             args=body.validated_data["args"],
             input_override=body.validated_data.get("input"),
-            by=request.user,
+            by=acting_user(request),
             now=timezone.now(),
         )
         return run_accepted(request, run)

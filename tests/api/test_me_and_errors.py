@@ -95,7 +95,7 @@ def test_the_throttle_counts_each_client_address_when_anonymous(
         raw = factory.post(
             "/api/token", REMOTE_ADDR=addr, HTTP_X_FORWARDED_FOR=forwarded
         )
-        return AuthRateThrottle().allow_request(Request(raw), None)
+        return AuthRateThrottle().allow_request(Request(raw), None)  # type: ignore[arg-type]
 
     assert allowed("198.51.100.1", "1.1.1.1")
     # A forged X-Forwarded-For does not buy a fresh allowance.

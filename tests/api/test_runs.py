@@ -174,7 +174,7 @@ def test_the_result_file_downloads_as_csv_with_its_name(
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     assert response["Content-Disposition"] == 'attachment; filename="report.csv"'
-    assert b"".join(response.streaming_content) == b"a,b\n1,2\n"
+    assert b"".join(response.streaming_content) == b"a,b\n1,2\n"  # type: ignore[attr-defined]
 
 
 def test_a_run_without_a_result_file_is_a_404_problem(

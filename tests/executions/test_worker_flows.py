@@ -32,7 +32,8 @@ class Recorder:
     """A test client wrapper that keeps every response body, for the secrets check."""
 
     def __init__(self, client: Any, **headers: str) -> None:
-        self.client, self.headers, self.bodies = client, headers, []
+        self.client, self.headers = client, headers
+        self.bodies: list[Any] = []
 
     def _keep(self, answer: Any) -> Any:
         self.bodies.append(answer.content)

@@ -75,7 +75,7 @@ def test_enqueue_refuses_an_unknown_service_and_args_that_are_not_strings(
     with pytest.raises(ValidationError) as unknown:
         jobrun_enqueue(service="no.such", trigger="cli", now=NOON)
     with pytest.raises(ValidationError) as bad_args:
-        jobrun_enqueue(service="core.echo", trigger="cli", args=[1], now=NOON)
+        jobrun_enqueue(service="core.echo", trigger="cli", args=[1], now=NOON)  # type: ignore[list-item]
 
     assert "service" in unknown.value.message_dict
     assert "args" in bad_args.value.message_dict

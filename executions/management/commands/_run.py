@@ -29,7 +29,7 @@ def run_and_print(command: BaseCommand, **create: Any) -> Execution:
         in_process=True,
     )
     execution.refresh_from_db()
-    payload = {"id": str(execution.pk), "status": execution.status}
+    payload: dict[str, Any] = {"id": str(execution.pk), "status": execution.status}
     if execution.status == Execution.Status.SUCCEEDED:
         payload["result"] = execution.result
     else:

@@ -74,6 +74,7 @@ def test_save_applies_conductor_defaults_and_answers_the_workflow_schedule(
     assert "pausedReason" not in body
     assert "scheduleStartTime" not in body
     schedule = Schedule.objects.get(name="nightly")
+    assert schedule.next_run_at is not None
     assert body["nextRunTime"] == to_ms(schedule.next_run_at)
     assert body["createTime"] == to_ms(schedule.created_at)
     assert (schedule.cron_dialect, schedule.missed_policy) == ("spring", "skip")
@@ -400,7 +401,7 @@ def test_next_few_schedules_defaults_to_five_in_utc(api: APIClient) -> None:
 def test_next_few_schedules_honours_start_end_and_limit(api: APIClient) -> None:
     start = to_ms(datetime(2030, 2, 1, tzinfo=UTC))
     end = to_ms(datetime(2030, 2, 3, 23, 0, tzinfo=UTC))
-    params = {
+    params: dict[str, Any] = {
         "cronExpression": "0 0 6 * * *",
         "scheduleStartTime": start,
         "scheduleEndTime": end,
@@ -410,11 +411,13 @@ def test_next_few_schedules_honours_start_end_and_limit(api: APIClient) -> None:
     assert times == [to_ms(datetime(2030, 2, day, 6, tzinfo=UTC)) for day in (1, 2, 3)]
     few = api.get(f"{API}/nextFewRuns", {**params, "limit": 2}).json()
     assert few == times[:2]
-    past_end = {**params, "scheduleEndTime": to_ms(datetime(2029, 1, 1, tzinfo=UTC))}
+    past_end: dict[str, Any] = {
+        **params,
+        "scheduleEndTime": to_ms(datetime(2029, 1, 1, tzinfo=UTC)),
+    }
     assert api.get(f"{API}/nextFewSchedules", past_end).json() == []
-    many = api.get(
-        f"{API}/nextFewSchedules", {"cronExpression": "* * * * * *", "limit": 500}
-    ).json()
+    too_many: dict[str, Any] = {"cronExpression": "* * * * * *", "limit": 500}
+    many = api.get(f"{API}/nextFewSchedules", too_many).json()
     assert len(many) == 100
 
 
@@ -465,6 +468,7 @@ def test_schedules_made_elsewhere_keep_their_input_untouched(db: None) -> None:
               "target": "core.echo", "input": {"a": 1}},
         by=None, now=now,
     )  # fmt: skip
+    assert schedule.next_run_at is not None
     dispatch_due(now=schedule.next_run_at + timedelta(seconds=1))
     assert JobRun.objects.get().input == {"a": 1}
 

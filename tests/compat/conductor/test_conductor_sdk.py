@@ -55,7 +55,7 @@ def roles(transactional_db: None) -> None:
     """Transactional tests flush the groups the roles migration made; remake them."""
     for role, dotted_names in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
-        permissions = []
+        permissions: list[Any] = []
         for dotted in dotted_names:
             app_label, codename = dotted.split(".", 1)
             permissions += Permission.objects.filter(
