@@ -23,6 +23,7 @@ from django.db.models import F, Max, Q
 from jobruns.models import JobRun
 from jobruns.registry import get_service, service_exists
 from scheduler_site.audit import Action, audit_record
+from scheduler_site.text import nul_problem
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -216,6 +217,9 @@ def _validate_request(service: str, args: list[Any], payload: Any) -> None:
         raise ValidationError({"args": "args must be a list of strings"})
     if not isinstance(payload, dict):
         raise ValidationError({"input": "the input must be a JSON object"})
+    for field, value in (("args", args), ("input", payload)):
+        if text_problem := nul_problem(value, field):
+            raise ValidationError({field: text_problem})
     problem = input_problem(service, payload)
     if problem:
         raise ValidationError({"input": problem})

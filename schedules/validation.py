@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
 
+from scheduler_site.text import nul_problem
 from schedules import timing
 from schedules.models import PRIORITY_MAX, Schedule
 
@@ -405,6 +406,10 @@ def _check_payload(candidate: Schedule, errors: Errors) -> None:
             'input must be a JSON object such as {"report": "daily"}, got '
             f"{type(candidate.input).__name__}"
         )
+    for field in ("input", "extra", "description", "correlation_id"):
+        problem = nul_problem(getattr(candidate, field), field)
+        if problem and field not in errors:
+            errors.setdefault(field, []).append(problem)
     priority = candidate.priority
     if (
         "priority" not in errors

@@ -269,3 +269,17 @@ def test_a_date_filter_with_a_far_offset_is_compared_in_utc(
     client = client_for(superuser)
     response = client.get("/api/v1/runs/?finished_to=0489-12-25T11:44:13-16:50")
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_run_now_with_a_nul_character_in_its_input_is_a_field_error(
+    client_for: Any, superuser: Any, make_schedule: Any
+) -> None:
+    schedule = make_schedule()
+    response = client_for(superuser).post(
+        f"/api/v1/schedules/{schedule.name}/run-now/",
+        {"input": {"note": "a\u0000b"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "NUL character" in response.json()["errors"]["input"][0]

@@ -431,3 +431,11 @@ def test_dates_outside_the_supported_years_are_field_errors(
     assert f"{field} must be between 1900-01-01 and 9999-12-30" in str(
         info.value.message_dict[field]
     )
+
+
+def test_a_nul_character_in_the_input_or_extra_is_a_field_error(now: datetime) -> None:
+    data = definition(input={"x": "a\x00"}, extra="b\x00")
+    with pytest.raises(ValidationError) as info:
+        schedule_create(data=data, by=None, now=now)
+    assert "NUL character" in info.value.message_dict["input"][0]
+    assert "NUL character" in info.value.message_dict["extra"][0]
