@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test fmt lint typecheck migrations-check schema check bench clean
+.PHONY: help run test fmt lint typecheck migrations-check schema static check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,7 +46,9 @@ migrations-check: $(DEV_STAMP) ## fail when models changed without a migration
 schema: $(DEV_STAMP) ## validate the OpenAPI schema
 	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 
-check: lint typecheck migrations-check schema test ## everything CI runs
+static: lint typecheck migrations-check schema ## every check but the tests
+
+check: static test ## everything CI runs
 
 bench: $(DEV_STAMP) ## print benchmark figures
 	$(PY) bench/cron_bench.py
