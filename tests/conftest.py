@@ -22,18 +22,11 @@ from tests.support.services import (
     browser_unavailable_reason,
     database_url_for_subprocess,
     redis_unavailable_reason,
+    service_missing,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "var" / "screenshots"
-
-
-def _services_required() -> bool:
-    return os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {
-        "1",
-        "true",
-        "yes",
-    }
 
 
 @cache
@@ -59,11 +52,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if not marker.name.startswith("requires_"):
             continue
         reason = _unavailable(marker.name)
-        if reason is None:
-            continue
-        if _services_required():
-            pytest.fail(f"{reason} (REQUIRE_SERVICES=1 turns this skip into a failure)")
-        pytest.skip(reason)
+        if reason is not None:
+            service_missing(reason)
 
 
 # --- Personas ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.executions.fakeshop import FakeShop
+from tests.support.services import service_missing
 
 NODE_DIR = Path(__file__).parent / "node"
 PASSWORD = "correct horse battery staple"
@@ -20,7 +21,9 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="module")
 def node_client() -> Path:
     if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("needs Node.js and npm on PATH for the elasticio-rest-node client")
+        service_missing(
+            "needs Node.js and npm on PATH for the elasticio-rest-node client"
+        )
     if not (NODE_DIR / "node_modules" / "elasticio-rest-node").exists():
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"],

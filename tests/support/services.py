@@ -15,6 +15,23 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER_LOGS = ROOT / "var" / "test-logs"
 
 
+def services_required() -> bool:
+    return os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+    }
+
+
+def service_missing(reason: str) -> None:
+    """Skip with the reason, or fail when REQUIRE_SERVICES says it must be there."""
+    import pytest
+
+    if services_required():
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1 turns this skip into a failure)")
+    pytest.skip(reason)
+
+
 def redis_url() -> str | None:
     from django.conf import settings
 
