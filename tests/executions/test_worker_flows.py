@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -391,3 +392,55 @@ def test_secret_values_appear_in_no_response_and_no_log_line(
         assert secret not in worker_log
         assert secret not in caplog.text
     assert not Execution.objects.exclude(secret_fields_encrypted="").exists()
+
+
+def test_an_execution_on_a_killed_worker_ends_failed_and_others_still_run(
+    start_worker: Any, native: Recorder, shop: FakeShop, settings: Any
+) -> None:
+    """SIGKILL mid-execution: nothing ever answers for it, so the reaper ends it
+    `failed` ("worker lost") once its hard limit has passed, and a new worker
+    serves the queue as before."""
+    from executions.services import (
+        HARD_LIMIT_GRACE_SECONDS,
+        REAP_GRACE_SECONDS,
+        WORKER_LOST,
+        execution_reap,
+    )
+
+    settings.EXECUTION_TIME_LIMIT_SECONDS = 20
+    doomed_worker = start_worker(
+        queues="executions", extra_env={"HTTP_REQUEST_ALLOW_PRIVATE": "1"}
+    )
+    hanging = native.post(
+        "/api/v1/executions/",
+        {
+            "component": "woocommerce",
+            "method": "verify_credentials",
+            "cfg": shop.cfg(consumer_key=HANG_KEY),
+        },
+    )
+    execution = Execution.objects.get(pk=hanging.json()["id"])
+    deadline = time.monotonic() + 20
+    while execution.status != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        execution.refresh_from_db()
+    assert execution.status == "running", doomed_worker.log()
+
+    doomed_worker.kill()
+
+    # Before the limit has run out the reaper cannot tell dead from slow.
+    assert execution_reap(now=timezone.now())["lost"] == 0
+    past_hard_limit = execution.started_at + timedelta(
+        seconds=20 + HARD_LIMIT_GRACE_SECONDS + REAP_GRACE_SECONDS + 1
+    )
+    assert execution_reap(now=past_hard_limit)["lost"] == 1
+    execution.refresh_from_db()
+    assert (execution.status, execution.error) == ("failed", WORKER_LOST)
+    assert native.get(hanging["Location"]).status_code == 303
+
+    start_worker(queues="executions", extra_env={"HTTP_REQUEST_ALLOW_PRIVATE": "1"})
+    other = native.post(
+        "/api/v1/executions/",
+        {"component": "woocommerce", "method": "verify_credentials", "cfg": shop.cfg()},
+    )
+    assert native.follow(other["Location"]).json()["result"] == {"verified": True}
