@@ -430,6 +430,7 @@ def test_an_execution_on_a_killed_worker_ends_failed_and_others_still_run(
 
     # Before the limit has run out the reaper cannot tell dead from slow.
     assert execution_reap(now=timezone.now())["lost"] == 0
+    assert execution.started_at is not None
     past_hard_limit = execution.started_at + timedelta(
         seconds=20 + HARD_LIMIT_GRACE_SECONDS + REAP_GRACE_SECONDS + 1
     )
