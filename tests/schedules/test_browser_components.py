@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from executions.services import credential_create
-from scheduler_site.roles import ROLES
 from schedules.models import Schedule
 from tests.executions.fakeshop import FakeShop
 
@@ -30,21 +28,6 @@ ACTION = "woocommerce.list_products"
 @pytest.fixture(autouse=True)
 def known_targets() -> None:
     """Here the real jobruns registry judges targets (it knows the action)."""
-
-
-@pytest.fixture(autouse=True)
-def _role_groups(transactional_db: None) -> None:
-    """The role groups come from a data migration, and a transactional test's
-    flush empties them; the permissions come back with post_migrate."""
-    for role, names in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for dotted in names:
-            app_label, codename = dotted.split(".", 1)
-            group.permissions.add(
-                Permission.objects.get(
-                    content_type__app_label=app_label, codename=codename
-                )
-            )
 
 
 @pytest.fixture
