@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from core.admin import AuditHistoryMixin
 from executions.components import all_components, component_exists, get_component
 from executions.models import Credential, Execution
 from executions.services import (
@@ -20,7 +21,6 @@ from executions.services import (
     credential_update,
     execution_create,
 )
-from scheduler_site.admin import AuditHistoryMixin
 
 FIELD_PREFIX = "field_"
 

@@ -12,8 +12,8 @@ from executions.components.woocommerce import (
 )
 from executions.models import Credential
 from executions.services import credential_fields
+from jobruns.jobs.base import Service, ServiceError
 from jobruns.registry import register
-from jobruns.service import Service, ServiceError
 
 
 @register

@@ -19,6 +19,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import Action, audit_record
+from core.logging import log_context
+from core.timelimits import soft_time_limit
 from executions import crypto
 from executions.components import (
     Component,
@@ -29,9 +32,6 @@ from executions.components import (
 )
 from executions.models import Credential, Execution
 from executions.selectors import component_action_get
-from scheduler_site.audit import Action, audit_record
-from scheduler_site.logging import log_context
-from scheduler_site.timelimits import soft_time_limit
 
 logger = logging.getLogger(__name__)
 

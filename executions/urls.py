@@ -1,14 +1,12 @@
-"""Everything executions serves: native API, elastic.io v1/v2, the demo shop."""
+"""The demo shop executions serve for the WooCommerce example component."""
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import path
 
 from executions import demo
 
 urlpatterns = [
-    path("api/v1/", include("executions.api.urls")),
-    path("", include("executions.compat.urls")),
     path("demo/shop/wp-json/wc/v3/products/categories", demo.categories),
     path("demo/shop/wp-json/wc/v3/products", demo.products),
 ]

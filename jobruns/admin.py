@@ -18,9 +18,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin import AuditHistoryMixin
 from jobruns.models import JobRun
 from jobruns.services import jobrun_cancel, jobrun_requeue_stale
-from scheduler_site.admin import AuditHistoryMixin
 
 
 @admin.register(JobRun)

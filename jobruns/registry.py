@@ -1,7 +1,8 @@
 """The service registry: name -> Service class.
 
-Services are found in every installed app's `job_services.py` and in the
-dotted modules of `SCHEDULER_SERVICE_MODULES`. Not `services.py`: in this code
+Services are the built-ins (`jobruns/jobs/builtin.py`), those in every
+installed app's `job_services.py` and those in the dotted modules of
+`SCHEDULER_SERVICE_MODULES`. Not `services.py`: in this code
 base that name holds each app's domain services (`schedule_pause`, ...), which
 are not jobs. Not `jobs.py` either, which django-extensions claims for its own
 job runner.
@@ -16,9 +17,10 @@ from django.apps import apps
 from django.conf import settings
 from django.utils.module_loading import module_has_submodule
 
-from jobruns.service import Service
+from jobruns.jobs.base import Service
 
 DISCOVERY_MODULE = "job_services"
+BUILTIN_MODULE = "jobruns.jobs.builtin"
 
 _services: dict[str, type[Service]] = {}
 _discovered = False
@@ -51,6 +53,7 @@ def autodiscover() -> None:
     with _lock:
         if _discovered:
             return
+        importlib.import_module(BUILTIN_MODULE)
         for config in apps.get_app_configs():
             if module_has_submodule(config.module, DISCOVERY_MODULE):
                 importlib.import_module(f"{config.name}.{DISCOVERY_MODULE}")

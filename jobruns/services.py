@@ -20,10 +20,10 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 
+from core.audit import Action, audit_record
+from core.text import nul_problem
 from jobruns.models import JobRun
 from jobruns.registry import get_service, service_exists
-from scheduler_site.audit import Action, audit_record
-from scheduler_site.text import nul_problem
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -512,7 +512,7 @@ def jobrun_rerun(
 def jobrun_execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None:
     """Claim and execute a run; its final status, or None if another owns it."""
     # Execution (threads, signals, the service call) lives in its own module.
-    from jobruns.execution import execute
+    from jobruns.runner import execute
 
     return execute(run_id=run_id, worker=worker, in_process=in_process)
 

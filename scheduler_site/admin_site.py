@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from scheduler_site.roles import ROLES
+from core.roles import ROLES
 
 
 def may_use_admin(user: Any) -> bool:

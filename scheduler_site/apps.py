@@ -3,10 +3,9 @@ from __future__ import annotations
 from django.apps import AppConfig
 
 
-class SchedulerSiteConfig(AppConfig):
-    name = "scheduler_site"
-    verbose_name = "System"
-    default_auto_field = "django.db.models.BigAutoField"
+class SiteConfig(AppConfig):
+    """The site package: installed only so its `supervise` command is found."""
 
-    def ready(self) -> None:
-        from scheduler_site import signals  # noqa: F401  (connects worker signals)
+    name = "scheduler_site"
+    label = "site"
+    verbose_name = "Site"

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from scheduler_site.services import readiness
+from core.services import readiness
 
 
 @never_cache

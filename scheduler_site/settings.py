@@ -45,23 +45,24 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "django_celery_beat",
-    "scheduler_site",
+    "core.apps.CoreConfig",
+    "scheduler_site.apps.SiteConfig",
     "schedules",
     "jobruns",
     "executions",
-    "scheduler_site.compat.conductor",
+    "compat.conductor",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "scheduler_site.api.errors.BodyLimitMiddleware",
+    "core.api.errors.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "scheduler_site.middleware.UserTimeZoneMiddleware",
-    "scheduler_site.audit.AuditContextMiddleware",
+    "core.middleware.UserTimeZoneMiddleware",
+    "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -185,15 +186,15 @@ HTTP_REQUEST_ALLOW_PRIVATE = env_bool("HTTP_REQUEST_ALLOW_PRIVATE", False)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Bearer first: an anonymous API call gets 401 + WWW-Authenticate, not 403.
-        "scheduler_site.api.authentication.BearerTokenAuthentication",
+        "core.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "EXCEPTION_HANDLER": "scheduler_site.api.errors.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.problem_exception_handler",
     # The native API speaks JSON; a view that must read forms says so itself.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "DEFAULT_PERMISSION_CLASSES": ["scheduler_site.permissions.HasActionPermission"],
-    "DEFAULT_SCHEMA_CLASS": "scheduler_site.api.openapi.ProblemDetailsAutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasActionPermission"],
+    "DEFAULT_SCHEMA_CLASS": "core.api.openapi.ProblemDetailsAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -265,8 +266,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "context": {"()": "scheduler_site.logging.ContextFilter"},
-        "redact": {"()": "scheduler_site.logging.RedactSecretsFilter"},
+        "context": {"()": "core.logging.ContextFilter"},
+        "redact": {"()": "core.logging.RedactSecretsFilter"},
     },
     "formatters": {
         "line": {

@@ -26,9 +26,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from core.admin import AuditHistoryMixin
 from executions.selectors import component_action_get, component_action_list
 from executions.services import component_action_input
-from scheduler_site.admin import AuditHistoryMixin
 from schedules import timing
 from schedules.models import Schedule, ScheduleTag
 from schedules.services import (

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from scheduler_site.audit import Action, audit_diff, audit_record, audit_snapshot
+from core.audit import Action, audit_diff, audit_record, audit_snapshot
 from schedules import timing
 from schedules.models import Schedule, ScheduleTag
 from schedules.validation import (

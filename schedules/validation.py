@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
 
-from scheduler_site.text import nul_problem
+from core.text import nul_problem
 from schedules import timing
 from schedules.models import PRIORITY_MAX, Schedule
 

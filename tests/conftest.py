@@ -145,7 +145,7 @@ def _member_of(django_user_model: Any, username: str, role: str) -> Any:
     from django.apps import apps
     from django.contrib.auth.models import Group
 
-    from scheduler_site.roles import sync_role_groups
+    from core.roles import sync_role_groups
 
     if not Group.objects.filter(name=role).exists():
         # Transactional tests flush the tables a data migration filled.

@@ -24,6 +24,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.errors import Conflict
+from core.api.schema import (
+    PROBLEM,
+    PROBLEM_RESPONSES,
+    ProblemSerializer,
+    location_header,
+)
 from executions.api.serializers import (
     ComponentSerializer,
     CredentialSerializer,
@@ -40,13 +47,6 @@ from executions.services import (
     credential_delete,
     credential_update,
     execution_create,
-)
-from scheduler_site.api.errors import Conflict
-from scheduler_site.api.schema import (
-    PROBLEM,
-    PROBLEM_RESPONSES,
-    ProblemSerializer,
-    location_header,
 )
 
 NOT_FOUND = OpenApiResponse(

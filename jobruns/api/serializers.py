@@ -13,8 +13,8 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from jobruns.jobs.base import Service
 from jobruns.models import JobRun
-from jobruns.service import Service
 
 _RUN_EXAMPLE = {
     "id": 42,

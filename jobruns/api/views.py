@@ -27,6 +27,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from core.api.errors import Conflict
+from core.api.filters import UtcDateTimeFilter
+from core.api.schema import (
+    CONFLICT_RESPONSE,
+    PROBLEM,
+    PROBLEM_RESPONSES,
+    location_header,
+)
+from core.api.users import acting_user
 from jobruns.api.serializers import (
     JobRunDetailSerializer,
     JobRunSerializer,
@@ -37,15 +46,6 @@ from jobruns.api.serializers import (
 from jobruns.models import JobRun
 from jobruns.registry import ServiceNotFound, all_services, get_service
 from jobruns.services import jobrun_cancel, jobrun_rerun
-from scheduler_site.api.errors import Conflict
-from scheduler_site.api.filters import UtcDateTimeFilter
-from scheduler_site.api.schema import (
-    CONFLICT_RESPONSE,
-    PROBLEM,
-    PROBLEM_RESPONSES,
-    location_header,
-)
-from scheduler_site.api.users import acting_user
 
 
 class JobRunFilter(django_filters.FilterSet):

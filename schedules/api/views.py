@@ -20,13 +20,9 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from jobruns.api.serializers import JobRunDetailSerializer, RunNowSerializer
-from jobruns.api.views import run_accepted
-from jobruns.models import JobRun
-from jobruns.services import jobrun_enqueue
-from scheduler_site.accounts import profile_get
-from scheduler_site.api.errors import PreconditionFailed
-from scheduler_site.api.schema import (
+from core.accounts import profile_get
+from core.api.errors import PreconditionFailed
+from core.api.schema import (
     CONFLICT_RESPONSE,
     ETAG_HEADER,
     PRECONDITION_RESPONSE,
@@ -34,9 +30,13 @@ from scheduler_site.api.schema import (
     PROBLEM_RESPONSES,
     location_header,
 )
-from scheduler_site.api.users import acting_user
-from scheduler_site.api.views import AuditEventSerializer
-from scheduler_site.audit import audit_events_for
+from core.api.users import acting_user
+from core.api.views import AuditEventSerializer
+from core.audit import audit_events_for
+from jobruns.api.serializers import JobRunDetailSerializer, RunNowSerializer
+from jobruns.api.views import run_accepted
+from jobruns.models import JobRun
+from jobruns.services import jobrun_enqueue
 from schedules.api.serializers import (
     CRON_SCHEDULE_EXAMPLE,
     CountSerializer,

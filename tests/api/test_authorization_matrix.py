@@ -23,7 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from scheduler_site.roles import ROLES
+from core.roles import ROLES
 from tests.conftest import PASSWORD
 
 PERSONAS = ("anonymous", "outsider", "viewer", "operator", "editor", "superuser")
@@ -225,12 +225,12 @@ def test_every_url_pattern_has_a_rule() -> None:
 # --- Sample objects so every URL resolves to something real --------------------------
 @pytest.fixture
 def world(db: Any, superuser: Any, settings: Any) -> dict[str, Any]:
+    from core.accounts import api_token_create
+    from core.models import WorkerHeartbeat
     from executions.models import Execution
     from executions.services import credential_create, execution_create
     from jobruns.models import JobRun
     from jobruns.services import jobrun_enqueue
-    from scheduler_site.accounts import api_token_create
-    from scheduler_site.models import WorkerHeartbeat
     from schedules.services import schedule_create
 
     settings.DEMO_SHOP_ENABLED = True  # off by default with Postgres, as in production
@@ -280,7 +280,7 @@ def world(db: Any, superuser: Any, settings: Any) -> dict[str, Any]:
 
 
 def _a_conductor_key(user: Any, now: Any) -> None:
-    from scheduler_site.compat.conductor.services import conductor_api_key_create
+    from compat.conductor.services import conductor_api_key_create
 
     conductor_api_key_create(user=user, name="matrix-admin", now=now)
 
@@ -384,7 +384,7 @@ def _client_for(user: Any, path: str) -> APIClient:
 
 
 def _conductor_token(user: Any) -> str:
-    from scheduler_site.compat.conductor.services import (
+    from compat.conductor.services import (
         conductor_api_key_create,
         conductor_token_issue,
     )

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from scheduler_site.accounts import api_token_create
+from core.accounts import api_token_create
 
 PACKAGE = "scheduler_client"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from scheduler_site.accounts import api_token_create
-from scheduler_site.models import ApiToken
+from core.accounts import api_token_create
+from core.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,7 @@ def test_the_throttle_counts_each_client_address_when_anonymous(
 ) -> None:
     from rest_framework.test import APIRequestFactory
 
-    from scheduler_site.api.throttling import AuthRateThrottle
+    from core.api.throttling import AuthRateThrottle
 
     settings.AUTH_THROTTLE_RATE = "1/min"
     factory = APIRequestFactory()

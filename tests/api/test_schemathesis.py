@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scheduler_site.accounts import api_token_create
+from core.accounts import api_token_create
 
 ROOT = Path(__file__).resolve().parents[2]
 # Bounded so the run stays a couple of minutes in CI; the seed makes it repeatable.

@@ -24,8 +24,8 @@ from executions.services import (
     execution_create,
     execution_run,
 )
+from jobruns.jobs.base import Request, RunInfo
 from jobruns.registry import get_service
-from jobruns.service import Request, RunInfo
 from tests.executions.fakeshop import KEY, SECRET, FakeShop
 
 

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from jobruns.jobs.base import CappedLogHandler, Request, RunInfo, Service
 from jobruns.registry import (
     ServiceNotFound,
     all_services,
@@ -13,7 +14,6 @@ from jobruns.registry import (
     register,
     service_exists,
 )
-from jobruns.service import CappedLogHandler, Request, RunInfo, Service
 
 
 def test_built_in_services_are_discovered_from_job_services_modules() -> None:

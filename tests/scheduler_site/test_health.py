@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from scheduler_site.services import check_broker, worker_heartbeat_record
+from core.services import check_broker, worker_heartbeat_record
 
 pytestmark = pytest.mark.django_db
 

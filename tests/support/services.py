@@ -58,7 +58,7 @@ def redis_unavailable_reason() -> str | None:
 
 
 def broker_unreachable_reason() -> str | None:
-    from scheduler_site.services import check_broker
+    from core.services import check_broker
 
     result = check_broker()
     return None if result["ok"] else f"needs a reachable broker: {result['detail']}"
@@ -139,7 +139,7 @@ class CeleryWorkerProcess:
 
     def _wait_until_ready(self) -> None:
         """Ready when the worker has written its start-up heartbeat to the database."""
-        from scheduler_site.models import WorkerHeartbeat
+        from core.models import WorkerHeartbeat
 
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:

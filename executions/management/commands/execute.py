@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from core.audit import AuditedCommand
 from executions.management.commands._run import run_and_print
 from executions.models import Execution
-from scheduler_site.audit import AuditedCommand
 
 
 class Command(AuditedCommand):

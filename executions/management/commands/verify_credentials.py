@@ -5,9 +5,9 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from core.audit import AuditedCommand
 from executions.management.commands._run import run_and_print
 from executions.models import Credential, Execution
-from scheduler_site.audit import AuditedCommand
 
 
 class Command(AuditedCommand):

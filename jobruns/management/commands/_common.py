@@ -6,36 +6,12 @@ import json
 import time
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from jobruns.models import JobRun
 
-# 0 ok; 1 the run did not succeed; 2 bad input (Django's own usage errors are 1,
-# so ours are explicit).
+# 0 ok; 1 the run did not succeed; 2 bad input (core.commands.BAD_INPUT).
 RUN_FAILED = 1
-BAD_INPUT = 2
-
-
-def bad_input(message: str) -> CommandError:
-    return CommandError(message, returncode=BAD_INPUT)
-
-
-def messages(error: ValidationError) -> str:
-    if hasattr(error, "message_dict"):
-        return "; ".join(
-            f"{field}: {' '.join(texts)}" for field, texts in error.message_dict.items()
-        )
-    return " ".join(error.messages)
-
-
-def get_schedule(name: str) -> Any:
-    from schedules.models import Schedule
-
-    try:
-        return Schedule.objects.get(name=name)
-    except Schedule.DoesNotExist:
-        raise bad_input(f"There is no schedule named {name!r}.") from None
 
 
 def wait_for(run: JobRun, *, timeout: float) -> JobRun:

@@ -8,16 +8,12 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandParser
 from django.utils import timezone
 
-from jobruns.management.commands._common import (
-    bad_input,
-    get_schedule,
-    messages,
-    report,
-    wait_for,
-)
+from core.audit import AuditedCommand
+from core.commands import bad_input, messages
+from jobruns.management.commands._common import report, wait_for
 from jobruns.models import JobRun
 from jobruns.services import jobrun_enqueue
-from scheduler_site.audit import AuditedCommand
+from schedules.management.commands._common import get_schedule
 
 
 class Command(AuditedCommand):

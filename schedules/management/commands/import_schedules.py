@@ -12,13 +12,12 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from scheduler_site.audit import AuditedCommand
+from core.audit import AuditedCommand
+from core.commands import BAD_INPUT
 from schedules.models import Schedule
 from schedules.services import schedule_create, schedule_update
 from schedules.transfer import FORMATS, first_error, format_for, load, record_diff
 from schedules.validation import schedule_validate_definition
-
-BAD_INPUT = 2
 
 
 class Command(AuditedCommand):

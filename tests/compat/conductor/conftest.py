@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from scheduler_site.compat.conductor.services import conductor_api_key_create
+from compat.conductor.services import conductor_api_key_create
 
 CRON = "0 30 2 * * *"  # Spring: 02:30:00 every day
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from scheduler_site.compat.conductor.models import ConductorApiKey
+from compat.conductor.models import ConductorApiKey
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -12,14 +12,14 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from jobruns.dispatcher import dispatch_due
-from jobruns.models import JobRun
-from jobruns.services import jobrun_enqueue
-from scheduler_site.compat.conductor.models import ConductorApiKey
-from scheduler_site.compat.conductor.services import (
+from compat.conductor.models import ConductorApiKey
+from compat.conductor.services import (
     conductor_api_key_revoke,
     to_ms,
 )
+from jobruns.dispatcher import dispatch_due
+from jobruns.models import JobRun
+from jobruns.services import jobrun_enqueue
 from schedules.models import Schedule
 from schedules.services import schedule_create
 from tests.compat.conductor.conftest import CRON, save_request, token_for

@@ -32,10 +32,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from compat.conductor.services import to_ms
+from core.roles import ROLES
 from jobruns.models import JobRun
 from jobruns.services import jobrun_enqueue
-from scheduler_site.compat.conductor.services import to_ms
-from scheduler_site.roles import ROLES
 from schedules.models import Schedule
 from tests.conftest import PASSWORD
 

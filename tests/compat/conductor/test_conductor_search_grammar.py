@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler_site.compat.conductor.search import (
+from compat.conductor.search import (
     QueryError,
     parse_query,
     parse_sort,

@@ -14,9 +14,9 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from core.accounts import api_token_create
 from jobruns.models import JobRun
 from jobruns.services import jobrun_claim, jobrun_enqueue, jobrun_finish
-from scheduler_site.accounts import api_token_create
 from schedules.models import Schedule
 
 BASE = "/rest/ng"

@@ -20,10 +20,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from compat.openspecimen.mapping import ONDEMAND_RUN_AT
+from core.accounts import profile_set_time_zone
 from jobruns.models import JobRun
 from jobruns.services import jobrun_enqueue, jobrun_execute, jobrun_record_skipped
-from scheduler_site.accounts import profile_set_time_zone
-from scheduler_site.compat.openspecimen.mapping import ONDEMAND_RUN_AT
 from schedules.models import Schedule
 from schedules.services import schedule_create
 from tests.compat.openspecimen.conftest import (

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler_site.compat.openspecimen import mapping
+from compat.openspecimen import mapping
 
 NEW_YORK = ZoneInfo("America/New_York")
 

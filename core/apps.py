@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Accounts, tokens, roles, audit and the API plumbing every app imports.
+
+    The label stays ``scheduler_site``: these models were born in the site
+    package, and the label names their tables, migrations, content types and
+    permissions (``scheduler_site.view_auditevent``). Changing it would move
+    data for no user-visible gain.
+    """
+
+    name = "core"
+    label = "scheduler_site"
+    verbose_name = "System"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core import signals  # noqa: F401  (connects worker signals)
