@@ -32,3 +32,14 @@ def test_relative_times_read_as_a_person_would_say_them() -> None:
     assert format_relative(later, now=now) == "in 2 h 5 min"
     assert format_relative(now + timedelta(days=3), now=now) == "in 3 d"
     assert format_relative(now, now=now) == "now"
+
+
+def test_a_status_badge_names_the_status_in_words_and_colour() -> None:
+    from core.templatetags.scheduler_ui import outcome_strip, status_badge
+
+    assert status_badge("timed_out") == (
+        '<span class="status-badge status-timed_out">timed out</span>'
+    )
+    strip = outcome_strip(["succeeded", "failed"])
+    assert 'class="outcome status-succeeded" title="succeeded"' in strip
+    assert 'class="outcome status-failed" title="failed"' in strip
