@@ -36,6 +36,11 @@ from rest_framework.views import APIView
 
 from compat.openspecimen import errors, mapping
 from compat.openspecimen.authentication import OsTokenAuthentication
+from compat.openspecimen.selectors import (
+    os_may_download_result,
+    os_may_read_run,
+    os_runs_visible,
+)
 from compat.openspecimen.serializers import (
     LISTED_STATUSES,
     NAME_TAG,
@@ -313,7 +318,7 @@ class JobRunView(OsView):
 
     def get(self, request: Request, job_id: str, run_id: str) -> Response:
         run = _run(request, job_id, run_id)
-        if not (is_admin(request.user) or run.triggered_by_id == request.user.pk):
+        if not os_may_read_run(user=request.user, run=run):
             raise errors.job_error(
                 "OP_NOT_ALLOWED", "You may only read runs you started."
             )
@@ -326,11 +331,7 @@ class RunResultFileView(OsView):
 
     def get(self, request: Request, job_id: str, run_id: str) -> Any:
         run = _run(request, job_id, run_id)
-        user = request.user
-        allowed = is_admin(user) or run.triggered_by_id == user.pk
-        if not allowed and run.schedule is not None:
-            allowed = user.pk in recipient_ids(run.schedule)
-        if not allowed:
+        if not os_may_download_result(user=request.user, run=run):
             raise errors.job_error(
                 "OP_NOT_ALLOWED",
                 "Only an admin, the user who started the run or a recipient of "
@@ -376,9 +377,7 @@ def _run(request: Request, job_id: str, run_id: str) -> JobRun:
 
 def _runs_matching(request: Request, job: Schedule) -> QuerySet[JobRun]:
     """Visibility, then `fromDate`, `toDate` and `status` as OpenSpecimen reads them."""
-    runs = JobRun.objects.filter(schedule=job, status__in=LISTED_STATUSES)
-    if not is_admin(request.user):
-        runs = runs.filter(triggered_by=_user(request))
+    runs = os_runs_visible(user=_user(request), job=job)
     params = request.query_params
     zone = _zone_info(request)
     if params.get("fromDate"):
