@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 
 from core.audit import Action, audit_record
+from core.codes import NOT_RETRYABLE, RUN_IN_PROGRESS
 from core.text import nul_problem
 from jobruns.models import JobRun
 from jobruns.registry import get_service, service_exists
@@ -42,9 +43,6 @@ ASKED_FOR = (Trigger.MANUAL, Trigger.API, Trigger.CLI)
 HARD_LIMIT_GRACE_SECONDS = 30
 EXCLUSIVE_POLICIES = ("skip", "queue_one", "replace")
 BATCH = 500
-# Codes of RunRefused and RunNotRetryable: the native API answers them with 409.
-RUN_IN_PROGRESS = "run_in_progress"
-NOT_RETRYABLE = "not_retryable"
 
 
 class RunRefused(ValidationError):

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
 
+from core.codes import NAME_TAKEN
 from core.text import nul_problem
 from schedules import timing
 from schedules.models import PRIORITY_MAX, Schedule
@@ -62,8 +63,6 @@ _TAG_VALUE_MAX = 200
 
 # Messages, or ValidationErrors where a caller needs the code (NAME_TAKEN).
 Errors = dict[str, list[str | ValidationError]]
-# The code of "another schedule has this name": the API answers it with 409.
-NAME_TAKEN = "name_taken"
 
 
 def schedule_validate_definition(

@@ -23,8 +23,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from jobruns.services import NOT_RETRYABLE, RUN_IN_PROGRESS
-from schedules.validation import NAME_TAKEN
+from core.codes import CONFLICT_CODES
 
 PROBLEM_TYPE_BASE = "https://scheduler.invalid/problems/"
 
@@ -42,8 +41,6 @@ _TITLES = {
     429: "Too many requests",
     500: "Server error",
 }
-# Validation codes that mean "the request is fine, the current state is not".
-CONFLICT_CODES = frozenset({NAME_TAKEN, RUN_IN_PROGRESS, NOT_RETRYABLE})
 
 
 class Conflict(exceptions.APIException):
