@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes answer any Host and are never redirected (scheduler_site/health.py).
+    "scheduler_site.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "scheduler_site.api.errors.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -118,7 +120,16 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not _COLLECTED
 
 # --- Security --------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+# Secure by default: with DEBUG off, cookies go over HTTPS only. A laptop on plain
+# http://127.0.0.1 opts out explicitly with SECURE_COOKIES=false (`manage.py
+# supervise`, behind `make run`, sets it when the variable is unset).
+SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
+# Our scripts read the token from the form's csrfmiddlewaretoken field and Swagger
+# UI gets it rendered into the page, so nothing needs the cookie from JavaScript.
+CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Behind a TLS proxy, X-Forwarded-Proto and X-Forwarded-For are the proxy's word.
@@ -126,7 +137,13 @@ BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 )
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Behind TLS a plain-HTTP request is redirected (the probes are exempt: see health).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+# HSTS is a promise browsers keep for the whole period: off until the operator
+# makes it (often the TLS proxy sends the header instead).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 
 # --- Celery ------------------------------------------------------------------------
