@@ -9,6 +9,7 @@ real ``make`` where the case is about make's process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import command_line, is_running, process_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = ROOT / "tests" / "support" / "fake_supervise.py"
@@ -30,39 +33,6 @@ class Started:
     runner: subprocess.Popen[bytes]  # make, or the supervisor itself
     supervisor_pid: int
     descendants: dict[int, str]  # pid -> start time, to tell a reused pid apart
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name is in parentheses and may contain spaces.
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def _tree(root: int) -> dict[int, str]:
-    """Every live descendant of ``root`` with its start time."""
-    parents: dict[int, list[int]] = {}
-    starts: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _proc_stat(int(entry))) is not None:
-            parents.setdefault(int(fields[1]), []).append(int(entry))
-            starts[int(entry)] = fields[19]
-    found: dict[int, str] = {}
-    todo = list(parents.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found[pid] = starts[pid]
-        todo.extend(parents.get(pid, []))
-    return found
-
-
-def _alive(pid: int, started: str) -> bool:
-    fields = _proc_stat(pid)
-    # A zombie runs no code; only its parent's wait() is missing (PID 1 here
-    # may not reap orphans).
-    return fields is not None and fields[19] == started and fields[0] != "Z"
 
 
 def _start(tmp_path: Path, *, through_make: bool) -> Started:
@@ -83,8 +53,8 @@ def _start(tmp_path: Path, *, through_make: bool) -> Started:
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        tree = _tree(runner.pid)
-        names = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in tree}
+        tree = process_tree(runner.pid)
+        names = {pid: command_line(pid) for pid in tree}
         sleeps = sum(1 for cmd in names.values() if cmd.startswith(b"sleep\x0060"))
         graceful = any(b"SIGTERM" in cmd for cmd in names.values())
         if sleeps == 2 and graceful:
@@ -93,7 +63,7 @@ def _start(tmp_path: Path, *, through_make: bool) -> Started:
                 supervisor = next(
                     p for p, cmd in names.items() if FAKE.name.encode() in cmd
                 )
-            return Started(runner, supervisor, _tree(supervisor))
+            return Started(runner, supervisor, process_tree(supervisor))
         time.sleep(0.01)
     runner.kill()
     raise AssertionError("the supervisor's children did not all start")
@@ -103,23 +73,15 @@ def _assert_all_gone(started: Started, case: str) -> None:
     deadline = time.monotonic() + STOP_TIMEOUT
     everyone = {**started.descendants}
     while time.monotonic() < deadline:
-        left = {pid for pid, start in everyone.items() if _alive(pid, start)}
+        left = {pid for pid, start in everyone.items() if is_running(pid, start)}
         if not left and started.runner.poll() is not None:
             return
         time.sleep(0.02)
     started.runner.kill()
     for pid in everyone:
-        with _suppress():
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     raise AssertionError(f"{case}: still running after {STOP_TIMEOUT} s: {left}")
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is ProcessLookupError
 
 
 CASES = {

@@ -7,7 +7,9 @@ import io
 import os
 import socket
 import sys
+import time
 import urllib.request
+from collections.abc import Callable
 from typing import IO, Any, cast
 
 from django.conf import settings
@@ -64,7 +66,7 @@ class Command(BaseCommand):
             children,
             out=out,
             env=env,
-            ready_probe=lambda: _answers(f"http://{bind}/healthz"),
+            ready_probe=_ready_probe(bind),
             ready_lines=[
                 f"The scheduler is up: http://{bind}/admin/ (Ctrl-C stops it)",
                 *notes,
@@ -103,9 +105,24 @@ def _refuse_busy_address(bind: str) -> None:
             ) from None
 
 
+def _ready_probe(bind: str, *, patience: float = 30.0) -> Callable[[], bool]:
+    """Ready when /readyz says so (web, worker and beat have printed their
+    banners by then), or when the web answers and the patience ran out."""
+    since = time.monotonic()
+
+    def probe() -> bool:
+        if _answers(f"http://{bind}/readyz"):
+            return True
+        return time.monotonic() - since > patience and _answers(
+            f"http://{bind}/healthz"
+        )
+
+    return probe
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=0.3) as response:  # noqa: S310
             return bool(response.status == 200)
-    except OSError:
+    except OSError:  # refused, timed out, or an HTTP error such as 503
         return False
