@@ -275,6 +275,8 @@ CONDUCTOR_TOKEN_RATE = env_str("CONDUCTOR_TOKEN_RATE", "60/minute")
 
 # --- Health ---------------------------------------------------------------------------
 WORKER_SEEN_WITHIN_SECONDS = env_int("WORKER_SEEN_WITHIN_SECONDS", 60, minimum=5)
+# Touched by every completed dispatch tick; `manage.py beat_alive` reads its age.
+BEAT_ALIVE_FILE = Path(env_str("BEAT_ALIVE_FILE", str(VAR_DIR / "beat.alive")))
 
 # --- Logging: one line per event, with the run or execution id where there is one
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
