@@ -17,6 +17,7 @@ from scheduler_site.env import (
     env_list,
     env_secret,
     env_str,
+    file_storage_from_env,
     redis_url_from_env,
     secret_key_from_env,
 )
@@ -110,7 +111,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # laptop serves straight from the source folders without that step.
 _COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Result files: MEDIA_ROOT, or an S3-compatible bucket (FILE_STORAGE=s3).
+    "default": file_storage_from_env(),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if _COLLECTED
