@@ -27,6 +27,14 @@ PRODUCTION_ENV = {
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "SECURE_HSTS_PRELOAD": "true",
 }
+# Each case says what it sets. DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser
+# tests' fixture, never in production (check --deploy rightly refuses it).
+NOT_INHERITED = {
+    *PRODUCTION_ENV,
+    "SECURE_COOKIES",
+    "SECURE_SSL_REDIRECT",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+}
 SHOWN = [
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
@@ -38,11 +46,7 @@ SHOWN = [
 
 
 def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {*PRODUCTION_ENV, "SECURE_COOKIES", "SECURE_SSL_REDIRECT"}
-    }
+    clean = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     clean.update(
         SECRET_KEY=secrets.token_urlsafe(50), SCHEDULER_VAR_DIR=str(tmp_path), **env
     )
