@@ -40,10 +40,14 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # and exec, which the docs call unsafe while other threads (our output pumps)
 # hold locks. The setting survives exec. The getppid check closes the race of a
 # supervisor dying before the prctl call.
+# prctl is Linux's; elsewhere (a Mac laptop) children lack this guard only.
 _GUARD = """\
 import ctypes, os, signal, sys
 PR_SET_PDEATHSIG = 1
-ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+except AttributeError:
+    pass
 if os.getppid() != int(sys.argv[1]):
     sys.exit(0)
 os.execvp(sys.argv[2], sys.argv[2:])

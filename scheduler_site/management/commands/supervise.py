@@ -46,6 +46,7 @@ class Command(BaseCommand):
     ) -> None:
         # Both checks come first, so a second `make run` says so at once.
         try:
+            # The descriptor stays open until we exit; the kernel then drops the lock.
             run_lock(settings.VAR_DIR / "supervise.lock")
         except AlreadyRunning as running:
             raise CommandError(
