@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
+PORT ?= 8000
 DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
@@ -20,11 +21,8 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-run: $(RUN_STAMP) ## set up and start web + worker + beat on SQLite (http://127.0.0.1:8000/admin/)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py ensure_admin
-	$(PY) manage.py load_demo
-	$(PY) manage.py supervise
+run: $(RUN_STAMP) ## set up and start web + worker + beat on SQLite (http://127.0.0.1:8000/admin/; PORT=8001 for another port)
+	$(PY) manage.py supervise --prepare --bind 127.0.0.1:$(PORT)
 
 test: $(DEV_STAMP) ## run the test suite
 	$(PY) -m pytest

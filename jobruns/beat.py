@@ -12,6 +12,7 @@ what we slept for) can start.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -46,9 +47,23 @@ def dispatch_tick() -> float:
         logger.exception("dispatching due schedules failed")
         close_old_connections()
         return cap
+    beat_alive_mark(Path(settings.BEAT_ALIVE_FILE))
     if queued:
         logger.info("dispatched %d runs", queued)
     if upcoming is None:
         return cap
     wait = (upcoming - timezone.now()).total_seconds()
     return max(MIN_SLEEP, min(cap, wait))
+
+
+def beat_alive_mark(path: Path) -> None:
+    """Record a completed dispatch tick for ``manage.py beat_alive`` (a healthcheck).
+
+    A file's modification time rather than a database row: the check runs
+    every few seconds in beat's own container and must not need the database
+    to tell that beat itself is stuck.
+    """
+    try:
+        path.touch()
+    except OSError as error:
+        logger.warning("cannot mark beat alive in %s: %s", path, error.strerror)

@@ -135,3 +135,43 @@ def secret_key_from_env(name: str, keep_in: Path) -> str:
     keep_in.write_text(key, encoding="utf-8")
     keep_in.chmod(0o600)
     return key
+
+
+def file_storage_from_env() -> dict[str, Any]:
+    """The ``default`` entry of ``STORAGES``: where result files live.
+
+    ``filesystem`` (default) keeps them under ``MEDIA_ROOT``, which every web and
+    worker process must share. ``s3`` puts them in an S3-compatible bucket
+    (AWS, MinIO, Ceph...) through django-storages, for workers on other hosts.
+    """
+    kind = os.environ.get("FILE_STORAGE", "filesystem").strip().lower()
+    if kind == "filesystem":
+        # Its location is MEDIA_ROOT, read when the storage is first used.
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ImproperlyConfigured(
+            f"FILE_STORAGE must be filesystem or s3, got {kind!r}."
+        )
+    bucket = os.environ.get("S3_BUCKET", "").strip()
+    if not bucket:
+        raise ImproperlyConfigured("FILE_STORAGE=s3 needs S3_BUCKET.")
+    endpoint = os.environ.get("S3_ENDPOINT_URL") or None
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint,
+        "region_name": os.environ.get("S3_REGION") or None,
+        # Unset: boto3's own chain (AWS_* variables, an instance or pod role).
+        "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+        "secret_key": env_secret("S3_SECRET_ACCESS_KEY"),
+        "location": os.environ.get("S3_PREFIX", "").strip("/"),
+        # Private objects, read back through the API's permission checks only.
+        "default_acl": None,
+        "querystring_auth": True,
+        # A run's file is deleted before it is written again; never rename.
+        "file_overwrite": True,
+        "signature_version": "s3v4",
+    }
+    if endpoint:
+        # Self-hosted S3 (MinIO and the like) rarely has per-bucket DNS names.
+        options["addressing_style"] = "path"
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}

@@ -17,6 +17,7 @@ from scheduler_site.env import (
     env_list,
     env_secret,
     env_str,
+    file_storage_from_env,
     redis_url_from_env,
     secret_key_from_env,
 )
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes answer any Host and are never redirected (scheduler_site/health.py).
+    "scheduler_site.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.api.errors.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -109,7 +112,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # laptop serves straight from the source folders without that step.
 _COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Result files: MEDIA_ROOT, or an S3-compatible bucket (FILE_STORAGE=s3).
+    "default": file_storage_from_env(),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if _COLLECTED
@@ -119,7 +123,16 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not _COLLECTED
 
 # --- Security --------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+# Secure by default: with DEBUG off, cookies go over HTTPS only. A laptop on plain
+# http://127.0.0.1 opts out explicitly with SECURE_COOKIES=false (`manage.py
+# supervise`, behind `make run`, sets it when the variable is unset).
+SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
+# Our scripts read the token from the form's csrfmiddlewaretoken field and Swagger
+# UI gets it rendered into the page, so nothing needs the cookie from JavaScript.
+CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Behind a TLS proxy, X-Forwarded-Proto and X-Forwarded-For are the proxy's word.
@@ -127,7 +140,13 @@ BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 )
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Behind TLS a plain-HTTP request is redirected (the probes are exempt: see health).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+# HSTS is a promise browsers keep for the whole period: off until the operator
+# makes it (often the TLS proxy sends the header instead).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 
 # --- Celery ------------------------------------------------------------------------
@@ -259,6 +278,8 @@ CONDUCTOR_TOKEN_RATE = env_str("CONDUCTOR_TOKEN_RATE", "60/minute")
 
 # --- Health ---------------------------------------------------------------------------
 WORKER_SEEN_WITHIN_SECONDS = env_int("WORKER_SEEN_WITHIN_SECONDS", 60, minimum=5)
+# Touched by every completed dispatch tick; `manage.py beat_alive` reads its age.
+BEAT_ALIVE_FILE = Path(env_str("BEAT_ALIVE_FILE", str(VAR_DIR / "beat.alive")))
 
 # --- Logging: one line per event, with the run or execution id where there is one
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

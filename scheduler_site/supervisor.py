@@ -1,26 +1,61 @@
 """A small process supervisor: web + worker + beat as one command on a laptop.
 
-Why not honcho or supervisord: we need three behaviours together that neither
-gives out of the box with one pip install and no config file: children in their
-own process groups so Ctrl-C stops them in order (beat first, so it sends
-nothing to a worker that is going away), a restart with back-off for a child
-that dies, reported on the console, and giving up loudly when a child
-keeps dying instead of hiding it in a restart loop.
+Why not honcho or supervisord: we need these behaviours together and neither
+gives them with one pip install and no config file: children stopped in order
+(beat first, so it sends nothing to a worker that is going away) with Celery's
+warm shutdown, a restart with back-off for a child that dies, reported on the
+console, giving up loudly when a child keeps dying, and children that never
+outlive the supervisor (honcho stops everything when one process exits, and
+neither makes children follow a supervisor that was killed).
+
+Signals: the handler only records the signal and wakes the loop through
+``signal.set_wakeup_fd``. It must never take a lock: a handler runs between two
+bytecodes of the main thread, so a handler that calls ``Event.set()`` while the
+main thread is inside ``Event.wait()``/``set()`` (a doubled SIGTERM, a double
+Ctrl-C) deadlocks on the event's own lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+# Run in each child before it becomes the real program: ask the kernel to send
+# SIGTERM when the supervisor dies (even by SIGKILL), then exec. Why a separate
+# exec rather than subprocess's preexec_fn: preexec_fn runs Python between fork
+# and exec, which the docs call unsafe while other threads (our output pumps)
+# hold locks. The setting survives exec. The getppid check closes the race of a
+# supervisor dying before the prctl call.
+# prctl is Linux's; elsewhere (a Mac laptop) children lack this guard only.
+_GUARD = """\
+import ctypes, os, signal, sys
+PR_SET_PDEATHSIG = 1
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+except AttributeError:
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(0)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+class AlreadyRunning(Exception):
+    """Another supervisor holds the lock for this data folder."""
 
 
 @dataclass
@@ -43,44 +78,92 @@ class Supervisor:
         max_restarts: int = 5,
         restart_window: float = 60.0,
         stop_timeout: float = 15.0,
+        ready_probe: Callable[[], bool] | None = None,
+        ready_lines: Sequence[str] = (),
     ) -> None:
         self.children = list(children)
+        # Said once, framed, when ready_probe first answers True: the lines that
+        # matter (where to log in) come after the children's start-up banners.
+        self.ready_probe = ready_probe
+        self.ready_lines = list(ready_lines)
         self.out = out or sys.stdout
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         self.max_restarts = max_restarts
         self.restart_window = restart_window
         self.stop_timeout = stop_timeout
-        self._stopping = threading.Event()
+        # A plain attribute, written by the signal handler: no lock anywhere.
+        self.stop_reason: str | None = None
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
         self._write_lock = threading.Lock()
         self._width = max(len(child.name) for child in self.children)
 
     def say(self, name: str, line: str) -> None:
-        with self._write_lock:
+        # The terminal may be gone (SIGHUP): the stop must go on regardless.
+        with self._write_lock, contextlib.suppress(OSError, ValueError):
             self.out.write(f"{name.ljust(self._width)} | {line.rstrip()}\n")
             self.out.flush()
 
-    def request_stop(self, *_: object) -> None:
-        self._stopping.set()
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Safe from any thread and from a signal handler: a flag and a pipe byte."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_write, b"\0")
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        # The byte is already written by set_wakeup_fd; only record why.
+        if self.stop_reason is None:
+            self.stop_reason = signal.Signals(signum).name
 
     def run(self, *, install_signals: bool = True) -> int:
         """Supervise until a stop signal (0) or a child that keeps dying (1)."""
         if install_signals:
-            signal.signal(signal.SIGINT, self.request_stop)
-            signal.signal(signal.SIGTERM, self.request_stop)
-        for child in self.children:
-            self._start(child)
+            signal.set_wakeup_fd(self._wake_write, warn_on_full_buffer=False)
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, self._on_signal)
         code = 0
-        while not self._stopping.wait(0.5):
+        for child in self.children:
+            if self.stop_reason is None:
+                self._start(child)
+        while not self._pause(0.5):
             if not self._watch():
                 code = 1
                 break
+            self._announce_when_ready()
+        if self.stop_reason is not None:
+            self.say("supervisor", f"{self.stop_reason}: stopping everything")
         self.stop_all()
         return code
 
+    def _announce_when_ready(self) -> None:
+        if self.ready_probe is None or not self.ready_probe():
+            return
+        self.ready_probe = None
+        rule = "=" * 72
+        for line in [rule, *self.ready_lines, rule]:
+            self.say("supervisor", line)
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep until ``seconds`` pass or a stop is requested; True when stopping."""
+        deadline = time.monotonic() + seconds
+        while self.stop_reason is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            readable, _, _ = select.select([self._wake_read], [], [], left)
+            if readable:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_read, 512)
+        return True
+
     def _start(self, child: Child) -> None:
-        # Own session: Ctrl-C reaches only us, and we stop children in order.
+        # Own session: Ctrl-C and a group-wide SIGTERM reach only us, and we stop
+        # children in order. Always called from the main thread: the kernel's
+        # "parent died" signal follows the thread that forked.
         child.process = subprocess.Popen(
-            list(child.argv),
+            [sys.executable, "-S", "-c", _GUARD, str(os.getpid()), *child.argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -95,8 +178,9 @@ class Supervisor:
 
     def _pump(self, name: str, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            self.say(name, line)
+        with contextlib.suppress(OSError, ValueError):
+            for line in process.stdout:
+                self.say(name, line)
 
     def _watch(self) -> bool:
         """Restart dead children; False when one died too often to keep trying."""
@@ -120,7 +204,8 @@ class Supervisor:
             self.say(
                 "supervisor", f"{child.name} exited with code {code}; restarting it"
             )
-            time.sleep(min(2 ** len(child.restarts) / 4, 5))
+            if self._pause(min(2 ** len(child.restarts) / 4, 5)):
+                return True  # a stop arrived during the back-off
             self._start(child)
         return True
 
@@ -147,6 +232,10 @@ class Supervisor:
                 _signal_group(child, signal.SIGKILL)
                 child.process.wait()
             self.say("supervisor", f"{child.name} stopped")
+        # Whatever a child left behind in its group (a pool process that lost
+        # its parent) goes too.
+        for child in self.children:
+            _signal_group(child, signal.SIGKILL)
 
 
 def _alive(child: Child) -> bool:
@@ -154,9 +243,29 @@ def _alive(child: Child) -> bool:
 
 
 def _signal_group(child: Child, signum: int) -> None:
-    assert child.process is not None
-    with contextlib.suppress(ProcessLookupError):
+    if child.process is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.process.pid, signum)
+
+
+def run_lock(path: Path) -> int:
+    """Hold an exclusive lock on ``path`` for this process's life; return its fd.
+
+    The kernel drops the lock when the process ends however it ends (even
+    SIGKILL), so a stale lock file never blocks the next start.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise AlreadyRunning(holder) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def scheduler_children(

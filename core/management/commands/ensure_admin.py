@@ -33,6 +33,6 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Created admin account: user name {username!r}, password {shown}\n"
                 "This password is shown only once; change it with "
-                f"`manage.py changepassword {username}`."
+                f"`.venv/bin/python manage.py changepassword {username}`."
             )
         )
