@@ -14,11 +14,12 @@ services, not how the dispatcher batches its work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from jobruns.models import JobRun
@@ -94,23 +96,38 @@ class Chaos:
         return worker
 
     def start_beat(self) -> CeleryBeatProcess:
-        beat = CeleryBeatProcess(
-            database_url=database_url_for_subprocess(), extra_env=self.env()
-        )
-        beat.start()
-        self.beats.append(beat)
-        return beat
+        return self.start(workers=0, beats=1)[1][0]
 
-    def schedule(self, name: str, *, seconds: float = 0.3, **fields: Any) -> Schedule:
+    def start(
+        self, *, workers: int = 1, beats: int = 1, concurrency: int = 4
+    ) -> tuple[list[CeleryWorkerProcess], list[CeleryBeatProcess]]:
+        """Start beats and workers side by side (each takes seconds to boot)."""
+        started = [
+            CeleryBeatProcess(
+                database_url=database_url_for_subprocess(), extra_env=self.env()
+            )
+            for _ in range(beats)
+        ]
+        for beat in started:
+            beat.launch()
+        self.beats += started
+        running = [self.start_worker(concurrency) for _ in range(workers)]
+        for beat in started:
+            beat.wait_until_started()
+        return running, started
+
+    def schedule(
+        self, name: str, *, seconds: float = 0.3, tag: str = "", **fields: Any
+    ) -> Schedule:
         """An interval schedule of chaos.record, first fire on a whole second."""
         now = timezone.now()
         data: dict[str, Any] = {
             "name": name,
             "kind": "interval",
             "interval_seconds": 2,
-            "start_at": now.replace(microsecond=0) + timedelta(seconds=3),
+            "start_at": now.replace(microsecond=0) + timedelta(seconds=2),
             "target": chaos_jobs.NAME,
-            "input": {"log": str(self.effects), "seconds": seconds},
+            "input": {"log": str(self.effects), "seconds": seconds, "tag": tag},
             "overlap_policy": "allow",
             "missed_policy": "run_all",
             "catchup_window_seconds": 60,
@@ -131,15 +148,14 @@ class Chaos:
         """Pause every schedule, let the runs end; the instant of the pause."""
         paused_at = timezone.now()
         schedule_pause_all(by=None, reason="chaos test over", now=paused_at)
-        try:
+        # On timeout the ledger names whatever is still active.
+        with contextlib.suppress(AssertionError):
             wait_for(
                 lambda: not JobRun.objects.filter(status__in=JobRun.ACTIVE).exists(),
                 timeout,
                 "every run to end",
                 every=0.3,
             )
-        except AssertionError:
-            pass  # the ledger names whatever is still active
         return paused_at
 
     def ledger(
@@ -180,26 +196,22 @@ class Chaos:
 
 
 @pytest.fixture
-def chaos_at(tmp_path: Path) -> Iterator[Callable[[str], Chaos]]:
-    """Make a Chaos on a broker; its processes are stopped after the test."""
-    made: list[Chaos] = []
-
-    def make(broker_url: str) -> Chaos:
-        _reaper_every_second()
-        made.append(Chaos(effects=tmp_path / "effects.log", broker_url=broker_url))
-        return made[-1]
-
-    yield make
-    for chaos in made:
-        chaos.stop()
+def broker() -> Iterator[PrivateRedis]:
+    """A Redis of the test's own as the broker: no message left over by another
+    test (a killed worker leaves some) reaches this one, and it may be broken."""
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
-def chaos(chaos_at: Callable[[str], Chaos]) -> Chaos:
-    """A Chaos on the broker of the test settings."""
-    from django.conf import settings
-
-    return chaos_at(settings.CELERY_BROKER_URL)
+def chaos(broker: PrivateRedis, tmp_path: Path) -> Iterator[Chaos]:
+    """The test's processes on its own broker; stopped after the test."""
+    _reaper_every_second()
+    made = Chaos(effects=tmp_path / "effects.log", broker_url=broker.url)
+    yield made
+    made.stop()
 
 
 def _reaper_every_second() -> None:
@@ -216,6 +228,19 @@ def _reaper_every_second() -> None:
 
 def _pause(seconds: float) -> None:
     time.sleep(seconds)
+
+
+def _just_after_a_fire(chaos: Chaos, delay: float = 0.3) -> None:
+    """Sleep until `delay` s after the next fire of the first schedule: the
+    moment its messages are on the broker and its runs are starting."""
+    first = Schedule.objects.get(pk=chaos.schedules[0].pk)
+    wait = (first.next_run_at - timezone.now()).total_seconds() + delay
+    time.sleep(max(0.0, wait))
+
+
+def _resent() -> int:
+    """Runs whose message was sent again (by the reaper) after the first time."""
+    return JobRun.objects.filter(sent_at__gt=F("queued_at")).count()
 
 
 def _assert_clean(problems: list[str]) -> None:
@@ -236,10 +261,9 @@ def _run_of_pid(chaos: Chaos, pids: list[int]) -> tuple[int, int] | None:
 def test_a_worker_killed_with_sigkill_loses_no_fire_and_runs_nothing_twice(
     chaos: Chaos,
 ) -> None:
+    (worker,), _ = chaos.start()
     for i in range(6):
         chaos.schedule(f"kill-worker-{i}", seconds=0.5)
-    worker = chaos.start_worker()
-    chaos.start_beat()
     wait_for(lambda: JobRun.objects.filter(status=Status.IN_PROGRESS).count() >= 2,
              20, "runs in progress")  # fmt: skip
     _pause(2)
@@ -260,10 +284,9 @@ def test_a_worker_killed_with_sigkill_loses_no_fire_and_runs_nothing_twice(
 def test_a_pool_child_killed_with_sigkill_ends_its_run_lost_and_retries_it_once(
     chaos: Chaos,
 ) -> None:
+    (worker,), _ = chaos.start(concurrency=3)
     for i in range(6):
         chaos.schedule(f"kill-child-{i}", seconds=1.5)
-    worker = chaos.start_worker(concurrency=3)
-    chaos.start_beat()
     victim: list[tuple[int, int]] = []
 
     def find_victim() -> bool:
@@ -291,14 +314,202 @@ def test_a_pool_child_killed_with_sigkill_ends_its_run_lost_and_retries_it_once(
 def test_three_beats_racing_over_the_same_schedules_fire_each_time_once(
     chaos: Chaos,
 ) -> None:
-    for i in range(30):
-        chaos.schedule(f"race-{i}", interval_seconds=1, seconds=0.05)
-    chaos.start_worker()
-    for _ in range(3):
-        chaos.start_beat()
+    chaos.start(beats=3)
+    for i in range(16):
+        chaos.schedule(f"race-{i}", seconds=0)
     _pause(10)
 
     until = chaos.quiesce()
     _assert_clean(chaos.ledger(until=until))
     dispatched = [beat.log().count("dispatched") for beat in chaos.beats]
     assert sum(1 for count in dispatched if count) >= 2, dispatched
+
+
+# --- Redis ------------------------------------------------------------------------
+def test_a_broker_emptied_by_flushall_loses_no_fire_and_runs_nothing_twice(
+    chaos: Chaos, broker: PrivateRedis
+) -> None:
+    chaos.start()
+    for i in range(8):
+        chaos.schedule(f"flush-{i}", seconds=0.2)
+    _pause(2)
+    _just_after_a_fire(chaos, delay=0.15)
+
+    broker.flushall()
+    _pause(9)  # past JOBRUN_REQUEUE_AFTER_SECONDS: the reaper re-sends
+
+    until = chaos.quiesce()
+    _assert_clean(chaos.ledger(until=until))
+    assert _resent() > 0, "the flush took no message with it"
+
+
+def test_a_broker_restarted_empty_loses_no_fire_and_runs_nothing_twice(
+    chaos: Chaos, broker: PrivateRedis
+) -> None:
+    chaos.start()
+    for i in range(8):
+        chaos.schedule(f"restart-{i}", seconds=0.2)
+    _pause(2)
+    _just_after_a_fire(chaos, delay=0.15)
+
+    broker.restart(down_seconds=2)
+    _pause(9)
+
+    until = chaos.quiesce()
+    _assert_clean(chaos.ledger(until=until))
+    assert _resent() > 0, "the restart took no message with it"
+
+
+# --- PostgreSQL ---------------------------------------------------------------------
+def test_a_postgresql_restart_loses_no_fire_and_runs_nothing_twice(
+    chaos: Chaos,
+) -> None:
+    server = PrivatePostgres()
+    try:
+        server.start()
+        url = server.copy_database(
+            source_url=database_url_for_subprocess(), name="chaos"
+        )
+        with default_database_at(url):
+            chaos.start()
+            for i in range(8):
+                chaos.schedule(f"pg-{i}", seconds=0.5)
+            _pause(2)
+            _just_after_a_fire(chaos)
+            in_progress = JobRun.objects.filter(status=Status.IN_PROGRESS).count()
+
+            server.restart()
+            connection.close()
+            _pause(9)
+
+            until = chaos.quiesce()
+            problems = chaos.ledger(until=until)
+            chaos.stop()
+    finally:
+        server.stop()
+    _assert_clean(problems)
+    assert in_progress > 0, "the restart cut no running run"
+
+
+# --- the dispatcher down ------------------------------------------------------------
+def test_beat_down_past_the_catch_up_window_applies_each_missed_fire_policy(
+    chaos: Chaos,
+) -> None:
+    _, (beat,) = chaos.start()
+    policies = ("run_once", "skip", "run_all")
+    for policy in policies:
+        chaos.schedule(f"missed-{policy}", interval_seconds=1, seconds=0,
+                       missed_policy=policy, catchup_window_seconds=4)  # fmt: skip
+    _pause(3)
+
+    beat.stop()
+    stopped = timezone.now()
+    _pause(9)  # more than twice the catch-up window
+    chaos.start_beat()
+    _pause(3)
+
+    until = chaos.quiesce()
+    _assert_clean(chaos.ledger(until=until))
+    outcome = {name: _restart_dispatch(f"missed-{name}", stopped) for name in policies}
+    # What each policy promises, on top of the ledger's fire-by-fire check:
+    assert outcome["skip"]["catchup"] == 0, outcome
+    assert outcome["skip"]["dropped"] >= 9, outcome
+    assert outcome["run_once"]["runs"] == 1, outcome
+    assert outcome["run_once"]["dropped"] >= 9, outcome
+    assert outcome["run_all"]["catchup"] >= 1, outcome
+    assert outcome["run_all"]["dropped_reason"] == "outside_window", outcome
+
+
+def _restart_dispatch(name: str, stopped: datetime) -> dict[str, Any]:
+    """What the first dispatch after the outage made for schedule `name`."""
+    fires = JobRun.objects.filter(schedule_name=name, trigger__in=JobRun.FIRE_TRIGGERS)
+    first = fires.filter(queued_at__gt=stopped).earliest("queued_at").queued_at
+    group = list(fires.filter(queued_at=first))
+    dropped = [run for run in group if run.skip_reason in ("missed", "outside_window")]
+    return {
+        "runs": sum(1 for run in group if run.status != Status.SKIPPED),
+        "catchup": sum(1 for run in group if run.trigger == "catchup"),
+        "dropped": sum(run.skipped_count for run in dropped),
+        "dropped_reason": ",".join(run.skip_reason for run in dropped),
+    }
+
+
+# --- a schedule changed under the dispatcher ---------------------------------------
+def test_a_schedule_edited_paused_or_deleted_while_due_does_what_was_asked(
+    chaos: Chaos,
+) -> None:
+    _, (beat,) = chaos.start()
+    edited = chaos.schedule("due-edited")
+    paused = chaos.schedule("due-paused")
+    deleted = chaos.schedule("due-deleted")
+    steady = chaos.schedule("due-steady")
+    _pause(4)
+    beat.stop()
+    stopped = timezone.now()
+    _pause(3)
+    changed_at = timezone.now()
+    assert Schedule.objects.filter(next_run_at__lte=changed_at).count() == 4
+
+    edited_now = schedule_update(schedule=edited, data={"interval_seconds": 3},
+                                 by=None, now=changed_at)  # fmt: skip
+    schedule_pause(schedule=paused, by=None, now=changed_at)
+    schedule_delete(schedule=deleted, by=None)
+    chaos.start_beat()
+    _pause(5)
+
+    until = chaos.quiesce()
+    # Fires from shortly before beat stopped to the change were due, not yet
+    # dispatched, when the schedule changed: the change decides their fate.
+    due_since = stopped - timedelta(seconds=ON_TIME_SECONDS)
+    ended = {"until": changed_at, "optional_after": due_since}
+    expected = [
+        expect(edited, **ended),
+        expect(edited_now, since=changed_at, until=until,
+               optional_after=until - timedelta(seconds=ON_TIME_SECONDS)),
+        expect(paused, **ended),
+        expect(deleted, **ended),
+        chaos.owed(steady, until=until),
+    ]  # fmt: skip
+    _assert_clean(chaos.ledger(expected, until=until))
+    after = JobRun.objects.filter(queued_at__gt=stopped)
+    assert not after.filter(schedule_name__in=["due-paused", "due-deleted"]).exists()
+    assert not after.filter(schedule_name="due-edited", scheduled_for__lte=changed_at)
+    assert after.filter(schedule_name="due-edited").exists(), "the new timing fires"
+    assert JobRun.objects.filter(schedule_name="due-steady", trigger="catchup").exists()
+
+
+def test_a_schedule_edited_paused_or_deleted_while_its_run_is_in_progress(
+    chaos: Chaos,
+) -> None:
+    chaos.start()
+    names = ("busy-edited", "busy-paused", "busy-deleted")
+    for name in names:
+        chaos.schedule(name, interval_seconds=4, seconds=2.5, tag="before")
+    wait_for(lambda: JobRun.objects.filter(status=Status.IN_PROGRESS).count() == 3,
+             20, "a run of each schedule in progress")  # fmt: skip
+    running = {run.schedule_name: run.pk for run in JobRun.objects.filter(
+        status=Status.IN_PROGRESS)}  # fmt: skip
+    edited, paused, deleted = (Schedule.objects.get(name=name) for name in names)
+
+    changed_at = timezone.now()
+    new_input = {**edited.input, "tag": "after"}
+    schedule_update(schedule=edited, data={"input": new_input}, by=None, now=changed_at)
+    schedule_pause(schedule=paused, by=None, now=changed_at)
+    schedule_delete(schedule=deleted, by=None)
+    _pause(7)
+
+    until = chaos.quiesce()
+    expected = [
+        chaos.owed(edited, until=until),
+        expect(paused, until=changed_at),
+        expect(deleted, until=changed_at),
+    ]
+    _assert_clean(chaos.ledger(expected, until=until))
+    ended = JobRun.objects.in_bulk(list(running.values()))
+    assert {run.status for run in ended.values()} == {Status.SUCCEEDED}
+    assert ended[running["busy-deleted"]].schedule_id is None
+    tags = {line["run"]: line["tag"] for line in chaos.effect_lines()}
+    edited_runs = JobRun.objects.filter(schedule_name="busy-edited").order_by("pk")
+    assert [tags[run.pk] for run in edited_runs] == ["before"] + ["after"] * (
+        len(edited_runs) - 1
+    )

@@ -66,6 +66,11 @@ class CeleryBeatProcess:
         self.log_path = WORKER_LOGS / f"{self.name}.log"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_until_started()
+
+    def launch(self) -> None:
+        """Start the process without waiting (beats and workers start in parallel)."""
         argv = [
             sys.executable, "-m", "celery", "-A", "scheduler_site", "beat",
             "--loglevel", "INFO", "--pidfile=",
@@ -76,6 +81,9 @@ class CeleryBeatProcess:
                 argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
+
+    def wait_until_started(self) -> None:
+        assert self.process is not None
         wait_for(
             lambda: "beat: Starting" in self.log() or self.process.poll() is not None,  # type: ignore[union-attr]
             30,
@@ -243,8 +251,8 @@ def default_database_at(url: str) -> Iterator[None]:
     The chaos test for a PostgreSQL restart needs every process, this one
     included, on a cluster it may restart; the test database stays as it was.
     """
-    from django.db import connection
     from dj_database_url import parse
+    from django.db import connection
 
     saved = dict(connection.settings_dict)
     target = parse(url)

@@ -21,7 +21,7 @@ NAME = "chaos.record"
 @register
 class Record(Service):
     name = NAME
-    description = "Appends (run id, attempt, pid) to input.log, then sleeps input.seconds."
+    description = "Appends (run id, attempt, pid) to input.log, sleeps input.seconds."
     input_schema = {
         "type": "object",
         "required": ["log"],
@@ -43,7 +43,8 @@ class Record(Service):
         )
         # O_APPEND: one write() of a short line is atomic, whichever process
         # of whichever worker writes at the same time.
-        fd = os.open(self.request.payload["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        fd = os.open(self.request.payload["log"], flags)
         try:
             os.write(fd, (line + "\n").encode())
         finally:

@@ -288,7 +288,7 @@ def _run_problems(
 def _retry_problems(
     run: JobRun,
     by_name: dict[str, list[Expected]],
-    attempts: collections.Counter[int | None],
+    attempts: collections.Counter[int],
 ) -> list[str]:
     """A run lost with its worker is retried while its schedule allows."""
     definitions = by_name.get(run.schedule_name)
@@ -311,7 +311,9 @@ def _read_effects(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
-def _effect_problems(runs: Iterable[JobRun], effects: list[dict[str, Any]]) -> list[str]:
+def _effect_problems(
+    runs: Iterable[JobRun], effects: list[dict[str, Any]]
+) -> list[str]:
     starts: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
     for effect in effects:
         starts[effect["run"]].append(effect)
