@@ -513,3 +513,34 @@ def test_a_schedule_edited_paused_or_deleted_while_its_run_is_in_progress(
     assert [tags[run.pk] for run in edited_runs] == ["before"] + ["after"] * (
         len(edited_runs) - 1
     )
+
+
+def test_schedules_deleted_at_their_fire_instant_while_beat_dispatches_them(
+    chaos: Chaos,
+) -> None:
+    chaos.start()
+    doomed = [chaos.schedule(f"race-delete-{i}", seconds=0) for i in range(12)]
+    _pause(2)
+    _just_after_a_fire(chaos, delay=-0.05)  # beat is about to dispatch them
+
+    refused: list[str] = []
+    expected: list[Expected] = []
+    for schedule in doomed:
+        try:
+            schedule_delete(schedule=schedule, by=None)
+        except Exception as exc:  # the test reports any refusal, whatever it is
+            refused.append(f"{schedule.name}: {type(exc).__name__}: {exc}")
+        # The fire being dispatched as the delete came may or may not run.
+        deleted_at = timezone.now()
+        expected.append(expect(schedule, until=deleted_at, optional_after=(
+            deleted_at - timedelta(seconds=ON_TIME_SECONDS))))  # fmt: skip
+    _pause(2)
+
+    until = chaos.quiesce()
+    problems = chaos.ledger(expected, until=until)
+    assert refused == [], "\n".join(refused)
+    _assert_clean(problems)
+    assert not Schedule.objects.filter(name__startswith="race-delete-").exists()
+    assert not JobRun.objects.filter(
+        schedule_name__startswith="race-delete-", schedule__isnull=False
+    ).exists()
