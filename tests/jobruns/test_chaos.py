@@ -238,6 +238,16 @@ def _just_after_a_fire(chaos: Chaos, delay: float = 0.3) -> None:
     time.sleep(max(0.0, wait))
 
 
+def _running(count: int) -> None:
+    """Wait until `count` runs are executing: the fault must hit running runs."""
+    wait_for(
+        lambda: JobRun.objects.filter(status=Status.IN_PROGRESS).count() >= count,
+        10,
+        f"{count} runs in progress",
+        every=0.05,
+    )
+
+
 def _resent() -> int:
     """Runs whose message was sent again (by the reaper) after the first time."""
     return JobRun.objects.filter(sent_at__gt=F("queued_at")).count()
@@ -268,7 +278,7 @@ def test_a_worker_killed_with_sigkill_loses_no_fire_and_runs_nothing_twice(
              20, "runs in progress")  # fmt: skip
     _pause(2)
 
-    in_flight = JobRun.objects.filter(status=Status.IN_PROGRESS).count()
+    _running(1)
     worker.kill(signal.SIGKILL)
     _pause(3)  # fires keep coming with no worker at all
     chaos.start_worker()
@@ -277,7 +287,7 @@ def test_a_worker_killed_with_sigkill_loses_no_fire_and_runs_nothing_twice(
     until = chaos.quiesce()
     _assert_clean(chaos.ledger(until=until, worker_lost_allowed=True))
     lost = JobRun.objects.filter(error__startswith="worker lost")
-    assert lost.count() >= min(in_flight, 1), "the kill hit no running run"
+    assert lost.exists(), "the kill hit no running run"
     assert all(run.retries.filter(status=Status.SUCCEEDED).exists() for run in lost)
 
 
@@ -372,11 +382,11 @@ def test_a_postgresql_restart_loses_no_fire_and_runs_nothing_twice(
         )
         with default_database_at(url):
             chaos.start()
-            for i in range(8):
-                chaos.schedule(f"pg-{i}", seconds=0.5)
+            for i in range(6):
+                chaos.schedule(f"pg-{i}", seconds=1.0)
             _pause(2)
-            _just_after_a_fire(chaos)
-            in_progress = JobRun.objects.filter(status=Status.IN_PROGRESS).count()
+            _just_after_a_fire(chaos, delay=0.1)
+            _running(2)
 
             server.restart()
             connection.close()
@@ -388,7 +398,6 @@ def test_a_postgresql_restart_loses_no_fire_and_runs_nothing_twice(
     finally:
         server.stop()
     _assert_clean(problems)
-    assert in_progress > 0, "the restart cut no running run"
 
 
 # --- the dispatcher down ------------------------------------------------------------
