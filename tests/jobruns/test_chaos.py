@@ -248,6 +248,14 @@ def _running(count: int) -> None:
     )
 
 
+def _messages_waiting(broker: PrivateRedis) -> None:
+    """Wait until run messages wait on the broker's `runs` queue (a Redis list)."""
+    import redis
+
+    client = redis.Redis.from_url(broker.url)
+    wait_for(lambda: client.llen("runs") > 0, 10, "messages on the broker", 0.01)
+
+
 def _resent() -> int:
     """Runs whose message was sent again (by the reaper) after the first time."""
     return JobRun.objects.filter(sent_at__gt=F("queued_at")).count()
@@ -351,9 +359,9 @@ def test_a_broker_emptied_by_flushall_loses_no_fire_and_runs_nothing_twice(
 ) -> None:
     chaos.start()
     for i in range(8):
-        chaos.schedule(f"flush-{i}", seconds=0.2)
+        chaos.schedule(f"flush-{i}", seconds=0.5)
     _pause(2)
-    _just_after_a_fire(chaos, delay=0.15)
+    _messages_waiting(broker)
 
     broker.flushall()
     _pause(9)  # past JOBRUN_REQUEUE_AFTER_SECONDS: the reaper re-sends
@@ -368,9 +376,9 @@ def test_a_broker_restarted_empty_loses_no_fire_and_runs_nothing_twice(
 ) -> None:
     chaos.start()
     for i in range(8):
-        chaos.schedule(f"restart-{i}", seconds=0.2)
+        chaos.schedule(f"restart-{i}", seconds=0.5)
     _pause(2)
-    _just_after_a_fire(chaos, delay=0.15)
+    _messages_waiting(broker)
 
     broker.restart(down_seconds=2)
     _pause(9)
@@ -432,9 +440,9 @@ def test_beat_down_past_the_catch_up_window_applies_each_missed_fire_policy(
     outcome = {name: _restart_dispatch(f"missed-{name}", stopped) for name in policies}
     # What each policy promises, on top of the ledger's fire-by-fire check:
     assert outcome["skip"]["catchup"] == 0, outcome
-    assert outcome["skip"]["dropped"] >= 9, outcome
+    assert outcome["skip"]["dropped"] >= 6, outcome
     assert outcome["run_once"]["runs"] == 1, outcome
-    assert outcome["run_once"]["dropped"] >= 9, outcome
+    assert outcome["run_once"]["dropped"] >= 6, outcome
     assert outcome["run_all"]["catchup"] >= 1, outcome
     assert outcome["run_all"]["dropped_reason"] == "outside_window", outcome
 
