@@ -15,8 +15,10 @@ services, not how the dispatcher batches its work.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -49,7 +51,11 @@ from tests.support.chaos import (
     wait_for,
 )
 from tests.support.ledger import Expected, expect, ledger_discrepancies
-from tests.support.services import CeleryWorkerProcess, database_url_for_subprocess
+from tests.support.services import (
+    CeleryWorkerProcess,
+    database_url_for_subprocess,
+    service_missing,
+)
 
 Status = JobRun.Status
 ON_TIME_SECONDS = 2
@@ -199,6 +205,8 @@ class Chaos:
 def broker() -> Iterator[PrivateRedis]:
     """A Redis of the test's own as the broker: no message left over by another
     test (a killed worker leaves some) reaches this one, and it may be broken."""
+    if shutil.which("redis-server") is None:
+        service_missing("needs redis-server on PATH (apt-get install redis-server)")
     server = PrivateRedis()
     server.start()
     yield server
@@ -392,6 +400,8 @@ def test_a_broker_restarted_empty_loses_no_fire_and_runs_nothing_twice(
 def test_a_postgresql_restart_loses_no_fire_and_runs_nothing_twice(
     chaos: Chaos,
 ) -> None:
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        service_missing("needs PostgreSQL's initdb under /usr/lib/postgresql/*/bin")
     server = PrivatePostgres()
     try:
         server.start()
