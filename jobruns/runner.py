@@ -11,9 +11,11 @@ import contextlib
 import json
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -21,7 +23,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from core.logging import log_context
@@ -34,6 +36,15 @@ from jobruns.services import input_problem, jobrun_claim, jobrun_finish
 logger = logging.getLogger(__name__)
 # Parent of every run's logger: run lines also reach the process's console.
 RUN_LOGGER = logging.getLogger("jobruns.run")
+# A database restart or failover cuts every connection. Writing a finished run's
+# outcome is worth a few seconds of retrying: given up, the run stays
+# in_progress, the reaper calls it lost and its retry executes the service a
+# second time. 0.5 + 1 + 2 + 4 s: well within the heartbeat timeout's order.
+FINISH_ATTEMPTS = 5
+FINISH_FIRST_BACKOFF = 0.5
+# What a cut connection raises: OperationalError on the query that met the cut,
+# InterfaceError ("connection already closed") on every query after it.
+CONNECTION_LOST = (OperationalError, InterfaceError)
 
 Status = JobRun.Status
 
@@ -60,7 +71,7 @@ def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None
         logger.info("run %s started: %s (attempt %s)", run.pk, run.service, run.attempt)
         outcome, service = _call(run, run_logger, in_process=in_process)
     stored = _store_result(run, service)
-    if not jobrun_finish(
+    if not _finish(
         run_id=run.pk,
         status=outcome.status,
         now=timezone.now(),
@@ -77,6 +88,28 @@ def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None
         return JobRun.objects.values_list("status", flat=True).get(pk=run.pk)
     logger.info("run %s %s", run.pk, outcome.status)
     return outcome.status
+
+
+def _finish(*, run_id: int, status: str, now: datetime, **outcome: Any) -> bool:
+    """`jobrun_finish`, retried over a reconnect when the connection was cut."""
+    attempt = 0
+    while True:
+        try:
+            if (
+                attempt
+                and JobRun.objects.filter(
+                    pk=run_id, status=status, finished_at=now
+                ).exists()
+            ):
+                return True  # the cut came after the server committed our write
+            return jobrun_finish(run_id=run_id, status=status, now=now, **outcome)
+        except CONNECTION_LOST:
+            attempt += 1
+            if attempt == FINISH_ATTEMPTS:
+                raise
+            logger.warning("run %s: database connection lost, retrying", run_id)
+            connection.close()  # the next query opens a fresh connection
+            time.sleep(FINISH_FIRST_BACKOFF * 2 ** (attempt - 1))
 
 
 def _call(
@@ -163,8 +196,12 @@ def _heartbeat(run_id: int) -> Iterator[None]:
                     JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS).update(
                         heartbeat_at=timezone.now()
                     )
-                except DatabaseError:
+                except (DatabaseError, InterfaceError):
                     logger.warning("heartbeat of run %s not written", run_id)
+                    # A cut connection stays broken until closed; without
+                    # this, one database restart would end the heartbeats
+                    # and the reaper would call a healthy run lost.
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
 

@@ -129,6 +129,11 @@ def schedule_delete(*, schedule: Schedule, by: User) -> None:
     """Delete the schedule and its tags (runs follow jobruns' own on_delete)."""
     name = schedule.name
     with transaction.atomic():
+        # Lock the row first: a dispatcher holding it may be inserting a run of
+        # this fire. Waiting for its commit lets the delete clear that run's
+        # link too (else the deferred foreign key fails our commit), and while
+        # we hold the lock no dispatcher picks the row up (SKIP LOCKED).
+        Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
         audit_record(
             action=Action.DELETE,
             obj=schedule,

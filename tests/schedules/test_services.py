@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -320,6 +321,45 @@ def test_delete_removes_the_schedule_and_its_tags(make_schedule: Make) -> None:
     schedule = make_schedule(tags={"a": "1"})
     schedule_delete(schedule=schedule, by=None)
     assert not Schedule.objects.exists()
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_delete_waits_for_a_dispatcher_making_a_run_and_keeps_that_run(
+    make_schedule: Make,
+) -> None:
+    from django.db import connection, transaction
+
+    from jobruns.models import JobRun
+
+    schedule = make_schedule()
+    locked, release = threading.Event(), threading.Event()
+
+    def dispatcher_inserting_a_run() -> None:
+        try:
+            with transaction.atomic():
+                Schedule.objects.select_for_update().get(pk=schedule.pk)
+                locked.set()
+                JobRun.objects.create(
+                    schedule=schedule, schedule_name=schedule.name,
+                    service=schedule.target, trigger="scheduled",
+                    scheduled_for=NOW, queued_at=NOW, time_limit_seconds=60,
+                )  # fmt: skip
+                release.wait(5)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=dispatcher_inserting_a_run)
+    thread.start()
+    assert locked.wait(5)
+    threading.Timer(0.3, release.set).start()
+
+    schedule_delete(schedule=schedule, by=None)
+    thread.join(5)
+
+    assert not Schedule.objects.exists()
+    run = JobRun.objects.get()
+    assert (run.schedule_id, run.schedule_name) == (None, schedule.name)
 
 
 # --- pause / resume -------------------------------------------------------------------
