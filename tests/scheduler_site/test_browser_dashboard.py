@@ -75,8 +75,7 @@ class PageWatch:
 def _screenshots(page: Any, name: str, screenshot_dir: Path) -> None:
     for label, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
-        page.reload()
-        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(300)  # let the layout settle at the new width
         # Readable on a phone: nothing wider than the screen.
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= width, f"{name} at {width}px scrolls sideways ({scroll}px)"
