@@ -104,11 +104,10 @@ class AuditEventAdmin(admin.ModelAdmin):
         "at_shown", "actor_label", "action", "content_type", "object_repr",
         "interface", "remote_addr",
     ]  # fmt: skip
-    fields = [
+    fields = readonly_fields = (
         "at_shown", "actor_label", "action", "content_type", "object_id",
         "object_repr", "interface", "remote_addr", "changes_shown",
-    ]  # fmt: skip
-    readonly_fields = fields
+    )  # fmt: skip
     at_shown = instant_field("at", "at")
     list_filter = ["action", "interface", "content_type"]
     search_fields = ["actor_label", "object_repr", "object_id"]
@@ -225,8 +224,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "seen_shown", "started_shown"]
-    fields = ["hostname", "seen_shown", "started_shown"]
-    readonly_fields = fields
+    fields = readonly_fields = ("hostname", "seen_shown", "started_shown")
     seen_shown = instant_field("seen_at", "last heartbeat")
     started_shown = instant_field("started_at", "worker started")
 

@@ -234,13 +234,12 @@ class ExecutionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["requested_by"]
     # The inline secret fields (secret_fields_encrypted) are never shown.
-    fields = [
+    fields = readonly_fields = (
         "id", "component", "method", "model_method", "module", "credential",
         "status", "config_shown", "result_shown", "error", "time_limit_seconds",
         "worker", "requested_by", "requested_via", "created_shown",
         "dispatched_shown", "started_shown", "finished_shown", "expires_shown",
-    ]  # fmt: skip
-    readonly_fields = fields
+    )  # fmt: skip
     created_shown = instant_field("created_at", "created")
     dispatched_shown = instant_field("dispatched_at", "dispatched")
     started_shown = instant_field("started_at", "started")

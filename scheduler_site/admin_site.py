@@ -53,7 +53,7 @@ class SchedulerAdminSite(admin.AdminSite):
     index_title = "Dashboard"
     login_form = RoleAwareAuthenticationForm
     # "View site" and "/" lead to the dashboard: the admin is the product's UI.
-    site_url = reverse_lazy("admin:index")
+    site_url = reverse_lazy("admin:index")  # type: ignore[assignment]
     index_template = "admin/dashboard.html"
 
     def has_permission(self, request: HttpRequest) -> bool:
@@ -69,7 +69,7 @@ class SchedulerAdminSite(admin.AdminSite):
     @method_decorator(never_cache)
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
+    ) -> TemplateResponse:
         """The dashboard, with the app list in the sidebar (and below it on phones)."""
         figures = dashboard_context(request, now=timezone.now())
         return super().index(request, {**figures, **(extra_context or {})})

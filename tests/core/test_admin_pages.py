@@ -185,7 +185,7 @@ def test_an_anonymous_browser_is_sent_from_the_docs_to_the_login_page(url: str) 
     response = Client().get(url, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*")
 
     assert response.status_code == 302
-    assert response.url == f"/admin/login/?next={url}"
+    assert response["Location"] == f"/admin/login/?next={url}"
 
 
 @pytest.mark.parametrize("url", ["/api/schema/", "/api/v1/schedules/"])
