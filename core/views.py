@@ -31,8 +31,9 @@ class UserSettingsForm(forms.Form):
         help_text="Type to search, e.g. Tokyo or Europe/Berlin. Every date in "
         "the admin is shown and entered in this zone.",
     )
+    # Not required: a post that leaves it out keeps the stored choice.
     clock = forms.ChoiceField(
-        choices=CLOCKS, widget=forms.RadioSelect, label="Clock", initial="24"
+        choices=CLOCKS, widget=forms.RadioSelect, label="Clock", required=False
     )
 
     def clean_time_zone(self) -> str:
@@ -68,9 +69,11 @@ def user_settings(request: HttpRequest) -> HttpResponse:
 
 def _save(request: HttpRequest, form: UserSettingsForm) -> HttpResponse:
     zone = form.cleaned_data["time_zone"]
-    hour12 = form.cleaned_data["clock"] == "12"
-    profile_set_time_zone(user=request.user, time_zone=zone)  # type: ignore[arg-type]
-    profile_set_clock(user=request.user, hour12=hour12)  # type: ignore[arg-type]
+    profile = profile_set_time_zone(user=request.user, time_zone=zone)  # type: ignore[arg-type]
+    hour12 = profile.hour12
+    if form.cleaned_data["clock"]:
+        hour12 = form.cleaned_data["clock"] == "12"
+        profile_set_clock(user=request.user, hour12=hour12)  # type: ignore[arg-type]
     # Named from what was just chosen, not from the profile read before saving.
     clock = "12-hour" if hour12 else "24-hour"
     messages.success(request, f"Time zone set to {zone}, {clock} clock.")
