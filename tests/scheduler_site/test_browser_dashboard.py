@@ -82,6 +82,8 @@ def _screenshots(page: Any, name: str, screenshot_dir: Path) -> None:
         shot = screenshot_dir / f"{name}-{label}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
+    # What a phone shows first, at full size.
+    page.screenshot(path=str(screenshot_dir / f"{name}-390-top.png"))
 
 
 def _hour(instant: Any) -> str:
