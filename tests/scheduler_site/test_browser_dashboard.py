@@ -158,6 +158,16 @@ def test_a_viewer_sees_the_dashboard_but_no_system_tables(
     _sign_in(page, viewer, live_server)
 
     assert page.is_visible('[data-figure="runs-failed"]')
+    # A refresh keeps keyboard focus on the link the user had reached.
+    page.focus('[data-figure="runs-failed"]')
+    before = page.inner_text('[data-figure="updated"]')
+    page.wait_for_function(
+        f"() => document.querySelector('[data-figure=\"updated\"]').textContent"
+        f" !== {before!r}",
+        timeout=15_000,
+    )
+    focused = page.evaluate("document.activeElement.dataset.figure")
+    assert focused == "runs-failed"
     assert page.locator("a[href*='django_celery_beat']").count() == 0
     response = page.goto("/admin/django_celery_beat/periodictask/")
     assert response.status == 403
