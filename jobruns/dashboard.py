@@ -26,6 +26,7 @@ HOURS = 24
 # nothing about it, and active runs have no outcome yet.
 OUTCOMES = (Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT)
 FAILURES = (Status.FAILED, Status.TIMED_OUT)
+FAILING_HORIZON = timedelta(days=7)
 _LIST_COLUMNS = (
     "pk", "schedule_id", "schedule_name", "service", "status", "trigger",
     "queued_at", "started_at", "finished_at", "worker", "error", "attempt",
@@ -128,17 +129,23 @@ class FailingSchedule:
 
 
 def jobrun_failing_schedules(
-    *, last: int = 3, limit: int = 10
+    *, now: datetime, last: int = 3, limit: int = 10
 ) -> list[FailingSchedule]:
-    """Schedules whose last `last` outcomes all failed (or timed out).
+    """Schedules whose last `last` outcomes within FAILING_HORIZON all failed
+    (or timed out).
 
     One query: number each schedule's outcomes newest first with a window
     function and keep the first `last`; the schedules whose kept rows are all
-    failures are the failing ones. Rows read are at most `last` per schedule
-    that has runs, and retention (keep_runs_*) bounds the rows scanned.
+    failures are the failing ones. The horizon bounds the rows the window
+    reads (the dashboard asks every few seconds); a schedule with fewer than
+    `last` outcomes in it is not judged.
     """
     rows = (
-        JobRun.objects.filter(schedule__isnull=False, status__in=OUTCOMES)
+        JobRun.objects.filter(
+            schedule__isnull=False,
+            status__in=OUTCOMES,
+            queued_at__gte=now - FAILING_HORIZON,
+        )
         .annotate(
             rank=Window(
                 RowNumber(),

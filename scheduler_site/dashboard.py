@@ -36,7 +36,11 @@ def _changelist(name: str, **params: Any) -> str:
 def dashboard_context(request: HttpRequest, *, now: datetime) -> dict[str, Any]:
     """Everything the dashboard shows, limited to what the user may view."""
     user = request.user
-    context: dict[str, Any] = {"now": now, "failing_after": FAILING_AFTER}
+    context: dict[str, Any] = {
+        "now": now,
+        "failing_after": FAILING_AFTER,
+        "failing_days": runs.FAILING_HORIZON.days,
+    }
     if user.has_perm("schedules.view_schedule"):
         context["schedules"] = _schedules_part(now)
     if user.has_perm("jobruns.view_jobrun"):
@@ -90,7 +94,7 @@ def _runs_part(now: datetime) -> dict[str, Any]:
         "failing": [
             (failing, _changelist(link, schedule__id__exact=failing.schedule_id))
             for failing in runs.jobrun_failing_schedules(
-                last=FAILING_AFTER, limit=LIST_SIZE
+                now=now, last=FAILING_AFTER, limit=LIST_SIZE
             )
         ],
     }

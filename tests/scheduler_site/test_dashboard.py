@@ -91,10 +91,21 @@ def test_activity_counts_runs_per_utc_hour_and_status_over_24_hours(
 def test_failing_schedules_are_those_whose_last_three_outcomes_failed(
     history: dict[str, Any],
 ) -> None:
-    failing = runs.jobrun_failing_schedules(last=3)
+    failing = runs.jobrun_failing_schedules(now=NOW, last=3)
 
     assert [f.name for f in failing] == ["broken"]
     assert failing[0].last_failed_at == NOW - 3 * HOUR + timedelta(seconds=30)
+
+
+def test_failures_older_than_the_horizon_do_not_make_a_schedule_failing(
+    make_schedule: MakeSchedule, make_run: MakeRun
+) -> None:
+    old = make_schedule(now=NOW - timedelta(days=30), name="old-news")
+    for days in (10, 9, 8):
+        make_run(old, Status.FAILED, at=NOW - timedelta(days=days))
+
+    assert runs.jobrun_failing_schedules(now=NOW, last=3) == []
+    assert len(runs.jobrun_failing_schedules(now=NOW + timedelta(days=-7), last=3)) == 1
 
 
 def test_recent_failures_are_newest_first_and_in_progress_longest_first(
