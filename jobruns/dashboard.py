@@ -59,7 +59,7 @@ class RunActivity:
 
 
 def _hour_floor(instant: datetime) -> datetime:
-    return instant.replace(minute=0, second=0, microsecond=0)
+    return instant.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def jobrun_activity(*, now: datetime) -> RunActivity:

@@ -76,12 +76,12 @@ class SchedulerAdminSite(admin.AdminSite):
 
     def dashboard_figures(self, request: HttpRequest) -> HttpResponse:
         """The figures alone, which the dashboard script re-fetches."""
-        context = {
-            **self.each_context(request),
-            **dashboard_context(request, now=timezone.now()),
-        }
         # admin_view() marks it never_cache: a refresh always reads fresh figures.
-        return TemplateResponse(request, "admin/dashboard_figures.html", context)
+        return TemplateResponse(
+            request,
+            "admin/dashboard_figures.html",
+            dashboard_context(request, now=timezone.now()),
+        )
 
     def get_app_list(
         self, request: HttpRequest, app_label: str | None = None
