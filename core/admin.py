@@ -188,7 +188,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     ) -> Any:
         if obj is None:
             kwargs["form"] = ApiTokenCreateForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "expires_at" in form.base_fields:
+            # The input is read in the user's zone (core.middleware); say which.
+            zone = timezone.get_current_timezone_name()
+            form.base_fields["expires_at"].help_text = f"Date and time in {zone}."
+        return form
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:

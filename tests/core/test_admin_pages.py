@@ -108,6 +108,16 @@ def test_tokens_and_heartbeats_are_listed_in_the_users_zone(superuser: Any) -> N
         assert format_instant(seen.seen_at) in heartbeats
 
 
+def test_the_token_expiry_input_says_which_zone_it_is_read_in(superuser: Any) -> None:
+    profile_set_time_zone(user=superuser, time_zone="Asia/Tokyo")
+
+    html = (
+        _client(superuser).get("/admin/scheduler_site/apitoken/add/").content.decode()
+    )
+
+    assert "Date and time in Asia/Tokyo." in html
+
+
 def test_an_executions_config_and_result_read_as_json_not_python(
     superuser: Any, credential: Any
 ) -> None:
