@@ -41,6 +41,14 @@ def profile_set_time_zone(*, user: AbstractBaseUser, time_zone: str) -> UserProf
     return profile
 
 
+def profile_set_clock(*, user: AbstractBaseUser, hour12: bool) -> UserProfile:
+    """Store whether the user reads times on a 12-hour clock."""
+    profile = profile_get(user=user)
+    profile.hour12 = hour12
+    profile.save(update_fields=["hour12"])
+    return profile
+
+
 def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 

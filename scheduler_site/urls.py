@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from core import views
 from core.api.views import RedocView, SchemaView, SwaggerView
@@ -12,6 +13,8 @@ handler404 = "core.api.errors.api_not_found"
 handler500 = "core.api.errors.api_server_error"
 
 urlpatterns = [
+    # The admin's dashboard is the product's front page.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/settings/", views.user_settings, name="user-settings"),

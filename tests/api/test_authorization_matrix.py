@@ -118,7 +118,9 @@ RULES: dict[str, dict[str, str]] = {
     "demo/shop/wp-json/wc/v3/products/categories": {"GET": NOBODY},
     "demo/shop/wp-json/wc/v3/products": {"GET": NOBODY},
     # Admin pages of our own
+    "home": {"GET": R},  # a redirect to the dashboard, which then asks to sign in
     "admin:index": {"GET": V},
+    "admin:dashboard-figures": {"GET": V},
     "admin:login": {"GET": R},
     "admin:logout": {"POST": R},
     "admin:password_change": {"GET": V},
