@@ -343,7 +343,7 @@ class PreviewSerializer(serializers.Serializer):
                 "kind": "cron",
                 "cron_expression": "30 2 * * *",
                 "time_zone": "Europe/Berlin",
-                "start_at": "2030-03-30T00:00:00",
+                "start_at": "2030-03-30T00:00:00+01:00",
                 "count": 2,
                 "viewer_zone": "America/New_York",
             },
