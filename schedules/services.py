@@ -38,6 +38,7 @@ __all__ = [
     "SchedulePreview",
     "schedule_create",
     "schedule_delete",
+    "schedule_duplicate",
     "schedule_pause",
     "schedule_pause_all",
     "schedule_preview",
@@ -504,3 +505,26 @@ def _user(by: User) -> Any:
 def _who(by: User) -> str:
     user = _user(by)
     return "system" if user is None else str(user)
+
+
+# --- duplicate ------------------------------------------------------------------------
+def schedule_duplicate(
+    *, schedule: Schedule, by: User, name: str, now: datetime
+) -> Schedule:
+    """A paused copy of `schedule` (definition and tags) under the new `name`.
+
+    Paused, so a copy never fires twice what the original already fires; the
+    operator edits it and resumes it when it is ready.
+    """
+    data: dict[str, Any] = {
+        field: getattr(schedule, field) for field in DEFINITION_FIELDS
+    }
+    data.update(
+        name=name,
+        tags=_tags_of(schedule),
+        is_paused=True,
+        paused_reason=f"copy of {schedule.name}; resume when ready",
+    )
+    # allow_past: a copy of a one-time schedule whose time has passed is still
+    # a useful starting point; it is paused and gets a new time before it runs.
+    return schedule_create(data=data, by=by, now=now, allow_past=True)
