@@ -490,6 +490,7 @@ class JobRunAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.ModelA
         if not self.has_view_permission(request):
             raise PermissionDenied
         run = get_object_or_404(JobRun, pk=run_id)
+        view = _run_view(run)
         return JsonResponse(
             {
                 **_live_row(run),
@@ -498,7 +499,9 @@ class JobRunAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.ModelA
                 "finished_at": format_instant(run.finished_at),
                 "heartbeat_at": format_instant(run.heartbeat_at),
                 "lag": _lag_text(run),
-                "has_result": bool(run.result_file),
+                "output": _pretty(run.output),
+                "result_url": view["result_url"],
+                "result_name": view["result_name"],
             }
         )
 

@@ -110,8 +110,9 @@ class ScheduleAdminForm(forms.ModelForm):
         zone_name = self.instance.time_zone if self.instance.pk else None
         zone_name = zone_name or timezone.get_current_timezone_name()
         for name in _WALL_CLOCK_FIELDS:
-            field = self.fields[name]
-            assert isinstance(field, WallClockDateTimeField)
+            field = self.fields.get(name)
+            if not isinstance(field, WallClockDateTimeField):
+                continue  # a read-only view of the form has no inputs
             field.zone = _zone(zone_name)
             field.help_text = (
                 "Read in the schedule's time zone (the zone field above), "

@@ -39,6 +39,24 @@
     return span;
   }
 
+  function showOutcome(run) {
+    var result = document.getElementById("run-result");
+    if (result && run.result_url && !result.querySelector("a")) {
+      var link = document.createElement("a");
+      link.href = run.result_url;
+      link.setAttribute("download", "");
+      link.textContent = run.result_name;
+      result.replaceChildren(link);
+    }
+    var output = document.getElementById("run-output");
+    if (output && run.output) {
+      var pre = document.createElement("pre");
+      pre.className = "run-json";
+      pre.textContent = run.output;
+      output.replaceChildren(pre);
+    }
+  }
+
   function followRun(config) {
     var log = document.getElementById("run-log");
     function tick() {
@@ -68,12 +86,7 @@
           if (cancel) {
             cancel.closest("li").remove();
           }
-          if (run.has_result && !document.querySelector("#run-result a")) {
-            // The result link, output and retry button come with the
-            // finished page; fetch it once rather than rebuild them here.
-            window.location.reload();
-            return;
-          }
+          showOutcome(run);
           document.body.dataset.runFinished = "1";
           return;
         }
