@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
@@ -158,13 +159,14 @@ class LastStatusFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         # The run statuses, without importing jobruns: read off the relation.
-        field = Schedule._meta.get_field("runs").related_model._meta.get_field("status")
-        return [("never", "Never ran"), *field.choices]
+        runs = Schedule._meta.get_field("runs").related_model
+        field = runs._meta.get_field("status")  # type: ignore[union-attr]
+        return [("never", "Never ran"), *(getattr(field, "choices", None) or [])]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> Any:
         if not self.value():
             return queryset
-        annotated = schedule_with_last_status(queryset)
+        annotated: Any = schedule_with_last_status(queryset)
         if self.value() == "never":
             return annotated.filter(last_status__isnull=True)
         return annotated.filter(last_status=self.value())
@@ -531,7 +533,7 @@ class ScheduleAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.Mode
                     "form": form,
                     "selected": list(queryset),
                     "action_name": "pause_selected",
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                     "submit_label": "Pause",
                 },
             )

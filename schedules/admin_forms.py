@@ -64,7 +64,7 @@ class WallClockDateTimeField(forms.SplitDateTimeField):
 
     zone: ZoneInfo = ZoneInfo("UTC")
 
-    def compress(self, data_list: list[Any]) -> datetime | None:
+    def compress(self, data_list: Any) -> datetime | None:
         if not data_list:
             return None
         date, time = data_list
