@@ -9,6 +9,7 @@ are not finished poll a small JSON endpoint of this admin every few seconds.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -150,17 +151,10 @@ class RunNowForm(forms.Form):
 @admin.register(JobRun)
 class JobRunAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.ModelAdmin):
     change_form_template = "admin/jobruns/jobrun/run_page.html"
-    list_display = (
-        "run_id",
-        "schedule_link",
-        "service",
-        "trigger",
-        "status_shown",
-        "queued_shown",
-        "started_shown",
-        "duration",
-        "attempt",
-    )
+    # Four columns, so the list reads at 1280 px beside the navigation and the
+    # filters: trigger and attempt sit under the id, the service under the
+    # schedule, start and duration under the queue time.
+    list_display = ("run_id", "schedule_link", "status_shown", "times")
     list_display_links = ("run_id",)
     list_filter = (
         ("schedule", admin.RelatedOnlyFieldListFilter),
@@ -202,15 +196,23 @@ class JobRunAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.ModelA
 
     # --- list columns --------------------------------------------------------------
     @admin.display(description="run", ordering="id")
-    def run_id(self, run: JobRun) -> str:
-        return f"#{run.pk}"
+    def run_id(self, run: JobRun) -> SafeString:
+        attempt = f", attempt {run.attempt}" if run.attempt > 1 else ""
+        return format_html(
+            '#{}<br><small class="quiet nowrap">{}{}</small>',
+            run.pk,
+            run.get_trigger_display(),
+            attempt,
+        )
 
-    @admin.display(description="schedule", ordering="schedule_name")
-    def schedule_link(self, run: JobRun) -> SafeString | str:
+    @admin.display(description="schedule / service", ordering="schedule_name")
+    def schedule_link(self, run: JobRun) -> SafeString:
         if run.schedule_id is None:
-            return run.schedule_name or "-"
-        url = reverse("admin:schedules_schedule_change", args=[run.schedule_id])
-        return format_html('<a href="{}">{}</a>', url, run.schedule_name)
+            name = format_html("{}", run.schedule_name or "-")
+        else:
+            url = reverse("admin:schedules_schedule_change", args=[run.schedule_id])
+            name = format_html('<a href="{}">{}</a>', url, run.schedule_name)
+        return format_html('{}<br><small class="quiet">{}</small>', name, run.service)
 
     @admin.display(description="status", ordering="status")
     def status_shown(self, run: JobRun) -> SafeString:
@@ -221,24 +223,15 @@ class JobRunAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.ModelA
             status_badge(run.status),
         )
 
-    @admin.display(description="queued", ordering="queued_at")
-    def queued_shown(self, run: JobRun) -> SafeString:
+    @admin.display(description="queued / started, duration", ordering="queued_at")
+    def times(self, run: JobRun) -> SafeString:
         return format_html(
-            '<span class="nowrap">{}</span>', format_instant(run.queued_at)
-        )
-
-    @admin.display(description="started", ordering="started_at")
-    def started_shown(self, run: JobRun) -> SafeString:
-        return format_html(
-            '<span class="nowrap run-started" data-run="{}">{}</span>',
+            '<span class="nowrap">{}</span><br><small class="nowrap">'
+            '<span class="run-started" data-run="{}">{}</span> '
+            '<span class="run-duration" data-run="{}">{}</span></small>',
+            format_instant(run.queued_at),
             run.pk,
             format_instant(run.started_at),
-        )
-
-    @admin.display(description="duration")
-    def duration(self, run: JobRun) -> SafeString:
-        return format_html(
-            '<span class="run-duration" data-run="{}">{}</span>',
             run.pk,
             _duration_text(run),
         )
@@ -498,7 +491,7 @@ class JobRunAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.ModelA
         return JsonResponse(
             {
                 **_live_row(run),
-                "log_tail": run.log[-LOG_TAIL_CHARS:],
+                "log_tail": _log_in_viewer_zone(run.log[-LOG_TAIL_CHARS:]),
                 "error": run.error,
                 "finished_at": format_instant(run.finished_at),
                 "heartbeat_at": format_instant(run.heartbeat_at),
@@ -580,6 +573,20 @@ def _live_row(run: JobRun) -> dict[str, Any]:
     }
 
 
+# A run log line starts with its UTC instant (jobruns/jobs/base.py).
+_LOG_INSTANT = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)", re.MULTILINE)
+
+
+def _log_in_viewer_zone(log: str) -> str:
+    """The log with each line's leading UTC instant shown in the viewer's zone."""
+
+    def local(match: re.Match[str]) -> str:
+        instant = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S%z")
+        return format_instant(instant)
+
+    return _LOG_INSTANT.sub(local, log)
+
+
 def _pretty(value: Any) -> str:
     """JSON as people read it: indented, keys in their order, no Python reprs."""
     if value in (None, "", [], {}):
@@ -601,6 +608,7 @@ def _run_view(run: JobRun) -> dict[str, Any]:
         "duration": _duration_text(run),
         "lag": _lag_text(run),
         "who": who,
+        "log": _log_in_viewer_zone(run.log),
         "args": " ".join(shlex.quote(str(arg)) for arg in run.args or []),
         "input": _pretty(run.input),
         "output": _pretty(run.output),

@@ -5,6 +5,7 @@ POST by one is refused with 403 and changes nothing."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -316,9 +317,9 @@ def test_the_run_page_shows_pretty_json_a_monospaced_traceback_in_the_users_zone
 ) -> None:
     profile_set_time_zone(user=operator, time_zone="Asia/Tokyo")
     run = jobrun_enqueue(
-        schedule=make_schedule(target="core.echo"),
+        schedule=make_schedule(target="core.sleep"),
         trigger="api",
-        input_override={"report": "daily", "nested": {"a": [1, 2]}},
+        input_override={"seconds": 0, "nested": {"a": [1, 2]}},
         args=["x"],
         now=timezone.now(),
     )
@@ -337,6 +338,9 @@ def test_the_run_page_shows_pretty_json_a_monospaced_traceback_in_the_users_zone
     assert '<pre class="run-traceback" tabindex="0">Traceback' in body
     assert "\n    boom()" in body
     assert " JST" in body
+    # The log's lines carry UTC instants; the page shows them in Tokyo time.
+    log = body.split('id="run-log"')[1].split("</pre>")[0]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST INFO sleeping 0", log)
     assert 'id="run-live-config"' in body
 
 
