@@ -332,6 +332,9 @@ class PreviewFire:
             "utc": self.utc.isoformat(),
             "schedule_zone": self.schedule_zone.isoformat(),
             "viewer_zone": self.viewer_zone.isoformat(),
+            # Offsets alone do not name a zone; pages show the abbreviation.
+            "schedule_zone_abbreviation": self.schedule_zone.strftime("%Z"),
+            "viewer_zone_abbreviation": self.viewer_zone.strftime("%Z"),
             "dst": self.dst,
         }
 

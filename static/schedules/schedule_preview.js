@@ -57,19 +57,7 @@
     return input ? input.value : "";
   }
 
-  function zoneAbbreviation(iso, zone) {
-    try {
-      var parts = new Intl.DateTimeFormat("en-US", {
-        timeZone: zone, timeZoneName: "short"
-      }).formatToParts(new Date(iso));
-      var found = parts.filter(function (part) { return part.type === "timeZoneName"; });
-      return found.length ? found[0].value : "";
-    } catch (error) {
-      return "";
-    }
-  }
-
-  function wallText(iso, zone, hour12) {
+  function wallText(iso, abbreviation, hour12) {
     // The ISO text already holds the wall time in its zone: keep it as written.
     var date = iso.slice(0, 10);
     var time = iso.slice(11, 19);
@@ -78,7 +66,7 @@
       var suffix = hour < 12 ? "AM" : "PM";
       time = String(((hour + 11) % 12) + 1).padStart(2, "0") + time.slice(2) + " " + suffix;
     }
-    return (date + " " + time + " " + zoneAbbreviation(iso, zone)).trim();
+    return (date + " " + time + " " + (abbreviation || "")).trim();
   }
 
   function cell(row, text) {
@@ -110,8 +98,8 @@
     var body = table.createTBody();
     data.fires.forEach(function (fire) {
       var row = body.insertRow();
-      cell(row, wallText(fire.schedule_zone, data.time_zone, hour12));
-      cell(row, wallText(fire.viewer_zone, data.viewer_zone, hour12));
+      cell(row, wallText(fire.schedule_zone, fire.schedule_zone_abbreviation, hour12));
+      cell(row, wallText(fire.viewer_zone, fire.viewer_zone_abbreviation, hour12));
       cell(row, fire.dst || "");
     });
     target.appendChild(table);
@@ -238,7 +226,9 @@
     info.id = "target-info";
     info.className = "target-info";
     info.setAttribute("aria-live", "polite");
-    input.closest(".form-row, .fieldBox, div").appendChild(info);
+    // Under the field's help text, in the column of the input (not beside it).
+    var box = input.closest(".flex-container");
+    (box ? box.parentElement : input.parentElement).appendChild(info);
     var byName = {};
     catalogue.forEach(function (row) { byName[row.name] = row; });
 

@@ -128,7 +128,7 @@ def test_an_operator_in_tokyo_builds_runs_and_downloads_a_report(
         "document.querySelector('#schedule-preview tbody td:nth-child(2)')"
         "?.textContent.includes('17:30:00')"
     )
-    assert "17:30:00" in _first_fire(page)
+    assert "17:30:00 JST" in _first_fire(page)
     # A mistake is shown in place, under the field, while typing.
     page.fill("#id_cron_expression", "61 9 * * *")
     page.wait_for_selector("#cron-live-error")
@@ -141,6 +141,17 @@ def test_an_operator_in_tokyo_builds_runs_and_downloads_a_report(
     assert "CSV file of run history" in page.inner_text("#target-info")
     page.locator("#schedule-preview table").wait_for()
     _shots(page, screenshot_dir, "schedule-form")
+    # Close-ups of the live parts, which the full pages show small.
+    for size, suffix in ((WIDE, "1280"), (NARROW, "390")):
+        page.set_viewport_size(size)
+        for part, selector in (
+            ("preview", "#schedule-preview"),
+            ("target", ".field-target"),
+        ):
+            page.locator(selector).screenshot(
+                path=str(screenshot_dir / f"schedule-form-{part}-{suffix}.png")
+            )
+    page.set_viewport_size(WIDE)
 
     page.click("input[name=_save]")
     page.wait_for_selector("#changelist")
