@@ -23,13 +23,11 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -39,29 +37,32 @@ from core.templatetags.scheduler_ui import outcome_strip, status_badge
 from core.timefmt import format_instant, format_relative, hour12_preference
 from executions.selectors import component_action_list
 from schedules import timing
+from schedules.admin_filters import (
+    LastStatusFilter,
+    NextRunFilter,
+    RefuseUnpermittedActionsMixin,
+    TagFilter,
+    TargetFilter,
+)
 from schedules.admin_forms import (
     PANEL_CREDENTIAL,
     PANEL_FIELD,
     PANEL_MARKER,
-    DuplicateForm,
     PauseForm,
     ScheduleAdminForm,
     TagInlineFormSet,
 )
+from schedules.admin_views import ScheduleObjectPagesMixin
 from schedules.models import Schedule, ScheduleTag
 from schedules.selectors import (
     schedule_list_with_recent_runs,
-    schedule_with_last_status,
 )
 from schedules.services import (
     schedule_create,
     schedule_delete,
     schedule_describe,
-    schedule_duplicate,
-    schedule_pause,
     schedule_pause_all,
     schedule_preview,
-    schedule_resume,
     schedule_resume_all,
     schedule_tags_replace,
     schedule_update,
@@ -72,30 +73,7 @@ from schedules.validation import target_catalogue
 PANEL_QUEUE_WAIT_SECONDS = 30
 PREVIEW_COUNT = 10
 # The permissions the API checks for the same operations (schedules/api/views.py).
-PAUSE_PERMISSION = "schedules.pause_schedule"
 RUN_PERMISSION = "schedules.run_schedule"
-ADD_PERMISSION = "schedules.add_schedule"
-
-
-class RefuseUnpermittedActionsMixin:
-    """A bulk action the user may not use answers 403, not a quiet no-op.
-
-    Django drops such an action from the menu but answers a crafted POST of it
-    with "No action selected" and a 302; we refuse it so nobody mistakes a
-    missing permission for an action that found nothing to do.
-    """
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        name = request.POST.get("action") if request.method == "POST" else None
-        declared = {
-            getattr(action, "__name__", str(action))
-            for action in self.actions or ()  # type: ignore[attr-defined]
-        }
-        if name in declared and name not in self.get_actions(request):  # type: ignore[attr-defined]
-            raise PermissionDenied
-        return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
 
 class ScheduleTagInline(admin.TabularInline):
@@ -105,75 +83,13 @@ class ScheduleTagInline(admin.TabularInline):
     fields = ("key", "value")
 
 
-# --- list filters -----------------------------------------------------------------
-class NextRunFilter(admin.SimpleListFilter):
-    title = "state"
-    parameter_name = "state"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", "Has a next run"), ("finished", "No next run")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> Any:
-        if self.value() == "active":
-            return queryset.filter(next_run_at__isnull=False)
-        if self.value() == "finished":
-            return queryset.filter(next_run_at__isnull=True, is_paused=False)
-        return queryset
-
-
-class TagFilter(admin.SimpleListFilter):
-    title = "tag"
-    parameter_name = "tag"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        pairs = ScheduleTag.objects.values_list("key", "value").distinct()
-        return [
-            (f"{key}:{value}", f"{key}={value}" if value else key)
-            for key, value in pairs.order_by("key", "value")[:50]
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> Any:
-        if not self.value():
-            return queryset
-        key, _, value = str(self.value()).partition(":")
-        return queryset.filter(
-            pk__in=ScheduleTag.objects.filter(key=key, value=value).values("schedule")
-        )
-
-
-class TargetFilter(admin.SimpleListFilter):
-    title = "target"
-    parameter_name = "target"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        targets = Schedule.objects.values_list("target", flat=True).distinct()
-        return [(name, name) for name in targets.order_by("target")[:50]]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> Any:
-        return queryset.filter(target=self.value()) if self.value() else queryset
-
-
-class LastStatusFilter(admin.SimpleListFilter):
-    title = "last run"
-    parameter_name = "last_status"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        # The run statuses, without importing jobruns: read off the relation.
-        runs = Schedule._meta.get_field("runs").related_model
-        field = runs._meta.get_field("status")  # type: ignore[union-attr]
-        return [("never", "Never ran"), *(getattr(field, "choices", None) or [])]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> Any:
-        if not self.value():
-            return queryset
-        annotated: Any = schedule_with_last_status(queryset)
-        if self.value() == "never":
-            return annotated.filter(last_status__isnull=True)
-        return annotated.filter(last_status=self.value())
-
-
 @admin.register(Schedule)
-class ScheduleAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.ModelAdmin):
+class ScheduleAdmin(
+    RefuseUnpermittedActionsMixin,
+    ScheduleObjectPagesMixin,
+    AuditHistoryMixin,
+    admin.ModelAdmin,
+):
     form = ScheduleAdminForm
     inlines = [ScheduleTagInline]
     # Five columns, so the list reads at 1280 px beside the navigation and the
@@ -288,14 +204,8 @@ class ScheduleAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.Mode
         return initial
 
     # --- permissions: the API's codenames ------------------------------------------
-    def has_pause_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(PAUSE_PERMISSION)
-
     def has_run_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(RUN_PERMISSION)
-
-    def has_duplicate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(ADD_PERMISSION)
 
     # --- list columns --------------------------------------------------------------
     @admin.display(description="schedule", ordering="name")
@@ -580,152 +490,6 @@ class ScheduleAdmin(RefuseUnpermittedActionsMixin, AuditHistoryMixin, admin.Mode
             _count_message(resumed, "resumed", selected - resumed, "not paused"),
             messages.SUCCESS,
         )
-
-    # --- per-object pages ------------------------------------------------------
-    def get_urls(self) -> list[URLPattern]:
-        def view(function: Any) -> Any:
-            return self.admin_site.admin_view(function)
-
-        return [
-            path(
-                "<path:object_id>/pause/",
-                view(self.pause_view),
-                name="schedules_schedule_pause",
-            ),
-            path(
-                "<path:object_id>/resume/",
-                view(self.resume_view),
-                name="schedules_schedule_resume",
-            ),
-            path(
-                "<path:object_id>/duplicate/",
-                view(self.duplicate_view),
-                name="schedules_schedule_duplicate",
-            ),
-            *super().get_urls(),
-        ]
-
-    def _schedule_or_403(
-        self, request: HttpRequest, object_id: str, allowed: bool
-    ) -> Schedule:
-        if not allowed:
-            raise PermissionDenied
-        return get_object_or_404(Schedule, pk=unquote(object_id))
-
-    def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        schedule = self._schedule_or_403(
-            request, object_id, self.has_pause_permission(request)
-        )
-        form = PauseForm(request.POST if request.method == "POST" else None)
-        if form.is_valid():
-            paused = schedule_pause(
-                schedule=schedule,
-                by=request.user,
-                reason=form.cleaned_data["reason"],
-                now=timezone.now(),
-            )
-            self.message_user(
-                request,
-                f"{schedule.name} paused."
-                if paused
-                else f"{schedule.name} was already paused.",
-                messages.SUCCESS if paused else messages.WARNING,
-            )
-            return HttpResponseRedirect(_change_url(schedule))
-        return self._action_page(
-            request, schedule, form, title=f"Pause {schedule.name}", submit="Pause"
-        )
-
-    def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        schedule = self._schedule_or_403(
-            request, object_id, self.has_pause_permission(request)
-        )
-        if request.method == "POST":
-            resumed = schedule_resume(
-                schedule=schedule, by=request.user, now=timezone.now()
-            )
-            self.message_user(
-                request,
-                f"{schedule.name} resumed; next run "
-                f"{format_instant(schedule.next_run_at) or 'none'}."
-                if resumed
-                else f"{schedule.name} was not paused.",
-                messages.SUCCESS if resumed else messages.WARNING,
-            )
-            return HttpResponseRedirect(_change_url(schedule))
-        return self._action_page(
-            request,
-            schedule,
-            None,
-            title=f"Resume {schedule.name}",
-            submit="Resume",
-            note="Fires that fell while the schedule was paused are not run; "
-            "the next run is the first fire after now.",
-        )
-
-    def duplicate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        schedule = self._schedule_or_403(
-            request, object_id, self.has_duplicate_permission(request)
-        )
-        form = DuplicateForm(
-            request.POST if request.method == "POST" else None,
-            initial={"name": f"{schedule.name}-copy"},
-        )
-        if form.is_valid():
-            try:
-                copy = schedule_duplicate(
-                    schedule=schedule,
-                    by=request.user,
-                    name=form.cleaned_data["name"],
-                    now=timezone.now(),
-                )
-            except ValidationError as error:
-                for field, problems in error.message_dict.items():
-                    for problem in problems:
-                        form.add_error("name" if field == "name" else None, problem)
-            else:
-                self.message_user(
-                    request,
-                    f"{copy.name} created as a paused copy of {schedule.name}.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(_change_url(copy))
-        return self._action_page(
-            request,
-            schedule,
-            form,
-            title=f"Duplicate {schedule.name}",
-            submit="Create the copy",
-        )
-
-    def _action_page(
-        self,
-        request: HttpRequest,
-        schedule: Schedule,
-        form: forms.Form | None,
-        *,
-        title: str,
-        submit: str,
-        note: str = "",
-    ) -> TemplateResponse:
-        return TemplateResponse(
-            request,
-            "admin/schedules/schedule/action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "original": schedule,
-                "title": title,
-                "form": form,
-                "note": note,
-                "submit_label": submit,
-                "cancel_url": _change_url(schedule),
-            },
-        )
-
-
-def _change_url(schedule: Schedule) -> str:
-    return reverse("admin:schedules_schedule_change", args=[schedule.pk])
 
 
 def _run_now_url(ids: list[int]) -> str:

@@ -120,6 +120,7 @@ def test_crafted_posts_by_a_viewer_answer_403_and_change_nothing(
             (reverse(SCHEDULES), {"action": action, "_selected_action": [pk],
                                   "apply": "1", "reason": "x"})
             for action, pk in (
+                ("delete_selected", schedule.pk),
                 ("pause_selected", schedule.pk),
                 ("resume_selected", paused.pk),
                 ("run_now_selected", schedule.pk),

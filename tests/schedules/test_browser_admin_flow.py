@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.accounts import profile_set_time_zone
 from jobruns.models import JobRun
-from jobruns.services import jobrun_enqueue
+from jobruns.services import jobrun_cancel, jobrun_enqueue
 from schedules.models import Schedule
 from schedules.services import schedule_create
 
@@ -208,6 +208,11 @@ def test_an_operator_retries_a_failed_run_and_cancels_a_running_one(
               "target": "core.sleep", "input": {"seconds": 60}},
         by=None, now=now,
     )  # fmt: skip
+    napping = schedule_create(
+        data={"name": "nap", "kind": "cron", "cron_expression": "0 5 * * *",
+              "target": "core.sleep", "input": {"seconds": 60}},
+        by=None, now=now,
+    )  # fmt: skip
     failed = jobrun_enqueue(schedule=failing, trigger="api", now=now)
     _wait_for_status(failed, "failed")
     _sign_in(page, operator, live_server)
@@ -225,6 +230,17 @@ def test_an_operator_retries_a_failed_run_and_cancels_a_running_one(
     # The retry fails too; its page turns red without a reload.
     page.wait_for_selector("#run-status .status-failed", timeout=30_000)
     assert page.locator(".run-attempts li").count() == 2
+
+    # The run list follows a running run too, without a reload.
+    listed = jobrun_enqueue(schedule=napping, trigger="api", now=timezone.now())
+    _wait_for_status(listed, "in_progress")
+    page.goto("/admin/jobruns/jobrun/")
+    row = f".run-status[data-run='{listed.pk}']"
+    page.wait_for_selector(f"{row} .status-in_progress")
+    page.evaluate("window.__sameDocument = true")
+    jobrun_cancel(run=listed, by="test", now=timezone.now())
+    page.wait_for_selector(f"{row} .status-cancelled")
+    assert page.evaluate("window.__sameDocument") is True
 
     running = jobrun_enqueue(schedule=sleeping, trigger="api", now=timezone.now())
     _wait_for_status(running, "in_progress")
