@@ -239,6 +239,12 @@ def input_problem(service: str, payload: dict[str, Any]) -> str | None:
     return f"{where}: {error.message}" if where else error.message
 
 
+def target_input_problem(service: str, payload: dict[str, Any]) -> str | None:
+    """Like `input_problem`, but None for a name the registry does not know
+    (the caller reports an unknown target on its own)."""
+    return input_problem(service, payload) if service_exists(service) else None
+
+
 def _time_limit(schedule: Schedule | None) -> int:
     if schedule is not None and schedule.time_limit_seconds:
         return schedule.time_limit_seconds

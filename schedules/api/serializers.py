@@ -290,6 +290,12 @@ class PreviewFireSerializer(serializers.Serializer):
     utc = serializers.DateTimeField()
     schedule_zone = serializers.CharField(help_text="ISO 8601 with the zone's offset")
     viewer_zone = serializers.CharField(help_text="ISO 8601 with the viewer's offset")
+    schedule_zone_abbreviation = serializers.CharField(
+        help_text="The schedule's zone abbreviation at that instant, e.g. CEST"
+    )
+    viewer_zone_abbreviation = serializers.CharField(
+        help_text="The viewer's zone abbreviation at that instant, e.g. EDT"
+    )
     dst = serializers.ChoiceField(
         choices=["shifted", "repeated"],
         allow_null=True,
@@ -314,12 +320,16 @@ class PreviewFireSerializer(serializers.Serializer):
                         "utc": "2030-03-30T01:30:00+00:00",
                         "schedule_zone": "2030-03-30T02:30:00+01:00",
                         "viewer_zone": "2030-03-29T21:30:00-04:00",
+                        "schedule_zone_abbreviation": "CET",
+                        "viewer_zone_abbreviation": "EDT",
                         "dst": None,
                     },
                     {
                         "utc": "2030-03-31T01:00:00+00:00",
                         "schedule_zone": "2030-03-31T03:00:00+02:00",
                         "viewer_zone": "2030-03-30T21:00:00-04:00",
+                        "schedule_zone_abbreviation": "CEST",
+                        "viewer_zone_abbreviation": "EDT",
                         "dst": "shifted",
                     },
                 ],
