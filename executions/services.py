@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from core.audit import Action, audit_record
 from core.logging import log_context
+from core.messaging import publish_on_commit
 from core.timelimits import soft_time_limit
 from executions import crypto
 from executions.components import (
@@ -347,7 +348,11 @@ def execution_create(
             now=now,
         )
     if dispatch:
-        transaction.on_commit(functools.partial(_send, execution.pk, limit))
+        # A broker fault leaves it pending; execution_reap sends it again.
+        publish_on_commit(
+            functools.partial(_send, execution.pk, limit),
+            what=f"execution {execution.pk}",
+        )
     return execution
 
 

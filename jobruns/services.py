@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 
 from core.audit import Action, audit_record
+from core.messaging import publish_on_commit
 from core.text import nul_problem
 from jobruns.models import JobRun
 from jobruns.registry import get_service, service_exists
@@ -316,7 +317,9 @@ def _send_on_commit(run: JobRun, *, now: datetime, countdown: float = 0) -> None
             time_limit=limit + HARD_LIMIT_GRACE_SECONDS,
         )
 
-    transaction.on_commit(send)
+    # The run stays queued with its sent_at if the broker is down: the reaper
+    # (jobrun_requeue_stale) sends it again, so the caller still answers 202.
+    publish_on_commit(send, what=f"run {run_id}")
 
 
 # --- the lifecycle -----------------------------------------------------------------
@@ -423,8 +426,9 @@ def _revoke_on_commit(task_id: str) -> None:
 
     # terminate=True kills the pool process running it; the run is already
     # cancelled in the database, so whatever the worker does next is a no-op.
-    transaction.on_commit(
-        lambda: app.control.revoke(task_id, terminate=True, signal="SIGTERM")
+    publish_on_commit(
+        lambda: app.control.revoke(task_id, terminate=True, signal="SIGTERM"),
+        what=f"revoke of task {task_id}",
     )
 
 
