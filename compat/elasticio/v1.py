@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -39,6 +40,7 @@ MESSAGES = {
     403: "Forbidden.",
     404: "Result does not exist.",
     405: "Method not allowed.",
+    500: "Internal Server Error",
 }
 
 
@@ -149,6 +151,11 @@ class V1View(CompatView):
         if execution.is_expired(timezone.now()):
             return Response({"message": "Expired."}, status=404)
         return execution
+
+
+def fault_response(request: HttpRequest, code: int, detail: str) -> JsonResponse:
+    """A fault outside the views' handler (database down, a bug) in v1's shape."""
+    return JsonResponse({"message": MESSAGES.get(code, detail)}, status=code)
 
 
 class ScheduleView(V1View):

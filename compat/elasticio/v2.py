@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -38,6 +38,8 @@ TITLES = {
     403: "Unauthorized",
     404: "Resource not found",
     409: "Conflict",
+    500: "Internal server error",
+    503: "Service unavailable",
 }
 STATUS_TEXT = {
     Execution.Status.PENDING: "Pending request, waiting other process",
@@ -205,6 +207,11 @@ def errors_body(status: int, detail: Any) -> dict[str, Any]:
              "meta": {}}
         ]
     }  # fmt: skip
+
+
+def fault_response(request: HttpRequest, code: int, detail: str) -> JsonResponse:
+    """A fault outside the views' handler (database down, a bug) in v2's shape."""
+    return JsonResponse(errors_body(code, detail), status=code)
 
 
 # --- Response examples ----------------------------------------------------------------

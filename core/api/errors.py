@@ -7,16 +7,24 @@ one whose every error carries a conflict code (a taken name, a run already in
 progress) is a 409 with the same ``errors``. The 404 and 500 pages of paths
 under /api/ and a too-large body answer in the same shape (`api_not_found`,
 `api_server_error`, `BodyLimitMiddleware`).
+
+The compatible APIs mounted beside it answer in their own shapes; the site
+registers each mount point's renderer (`register_error_shape`), so a fault
+raised outside any view's own handler (the database down, a bug) is still
+answered in the shape the client of that path understands.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -26,7 +34,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from jobruns.services import NOT_RETRYABLE, RUN_IN_PROGRESS
 from schedules.validation import NAME_TAKEN
 
+logger = logging.getLogger(__name__)
+
 PROBLEM_TYPE_BASE = "https://scheduler.invalid/problems/"
+# Database errors that say "not now" rather than "this request is wrong": the
+# server is down, unreachable or restarting, or dropped the connection.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
 
 _TITLES = {
     400: "Invalid request",
@@ -41,6 +55,7 @@ _TITLES = {
     415: "Unsupported media type",
     429: "Too many requests",
     500: "Server error",
+    503: "Service unavailable",
 }
 # Validation codes that mean "the request is fine, the current state is not".
 CONFLICT_CODES = frozenset({NAME_TAKEN, RUN_IN_PROGRESS, NOT_RETRYABLE})
@@ -153,18 +168,81 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith("/api/")
 
 
-def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: no URL matched; problem details under /api/, the page elsewhere."""
+# --- one error shape per mount point -----------------------------------------------
+ErrorRenderer = Callable[[HttpRequest, int, str], HttpResponse]
+_SHAPES: dict[str, ErrorRenderer] = {}
+
+
+def register_error_shape(prefix: str, render: ErrorRenderer) -> None:
+    """Paths under `prefix` answer faults through `render(request, status, detail)`."""
+    _SHAPES[prefix] = render
+
+
+def error_response(request: HttpRequest, code: int, detail: str) -> HttpResponse | None:
+    """`code` in the shape of the API the path belongs to; None outside the APIs."""
+    path = request.path_info
+    matching = [prefix for prefix in _SHAPES if path.startswith(prefix)]
+    if matching:
+        return _SHAPES[max(matching, key=len)](request, code, detail)
     if _is_api(request):
-        return problem_response(request, 404, "No such resource.")
-    return defaults.page_not_found(request, exception)
+        return problem_response(request, code, detail)
+    return None
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 + Retry-After in the path's API shape (plain text for pages)."""
+    detail = "The database is unavailable; try again shortly."
+    response = error_response(request, 503, detail) or HttpResponse(
+        detail, status=503, content_type="text/plain; charset=utf-8"
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that cannot reach the database answers 503, not 500.
+
+    The request may well succeed in a few seconds (a restart, a failover), so
+    the client is told to retry instead of being told the server is broken.
+    Errors raised by middleware before the view are handled in `api_server_error`.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        logger.warning(
+            "database unavailable for %s %s: %s",
+            request.method,
+            request.path,
+            exception,
+        )
+        return database_unavailable_response(request)
+
+
+def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: no URL matched; the API's shape under an API path, else the page."""
+    return error_response(request, 404, "No such resource.") or (
+        defaults.page_not_found(request, exception)
+    )
 
 
 def api_server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: a bug is still answered in the API's one error shape."""
-    if _is_api(request):
-        return problem_response(request, 500, "Something went wrong on our side.")
-    return defaults.server_error(request)
+    """handler500: a bug is still answered in the path's API error shape."""
+    # Django calls the handler inside its `except`, so the exception is at hand:
+    # a database fault raised by a middleware (a session read) is a 503 too.
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return database_unavailable_response(request)
+    return error_response(request, 500, "Something went wrong on our side.") or (
+        defaults.server_error(request)
+    )
 
 
 class BodyLimitMiddleware:
