@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.api.errors.BodyLimitMiddleware",
     "core.api.errors.DatabaseUnavailableMiddleware",
+    "core.api.errors.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -192,7 +193,7 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "core.api.errors.problem_exception_handler",
     # The native API speaks JSON; a view that must read forms says so itself.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasActionPermission"],
     "DEFAULT_SCHEMA_CLASS": "core.api.openapi.ProblemDetailsAutoSchema",

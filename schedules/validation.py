@@ -134,6 +134,9 @@ def tags_from_input(value: Any, errors: Errors | None = None) -> dict[str, str]:
 def _tag_problem(key: Any, value: Any) -> str | None:
     if not isinstance(key, str) or not key.strip():
         return f"every tag needs a non-empty text key, got {key!r}"
+    nul = nul_problem(key, "a tag key") or nul_problem(value, f"tag {key!r}")
+    if nul:
+        return nul
     if len(key.strip()) > _TAG_KEY_MAX:
         return f"tag key {key[:20]!r}... is longer than {_TAG_KEY_MAX} characters"
     if value is not None and not isinstance(value, str | int | float | bool):

@@ -19,12 +19,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.authentication import BearerTokenAuthentication
+from core.api.parsers import JSONParser
 from core.permissions import HasActionPermission
 
 AUTHENTICATION_CLASSES = [BasicAuthentication, BearerTokenAuthentication]
 
 
-class JsonApiParser(parsers.JSONParser):
+class JsonApiParser(JSONParser):
     media_type = "application/vnd.api+json"
 
 
@@ -45,7 +46,7 @@ class CompatView(APIView):
         "POST": "executions.add_execution",
         "GET": "executions.view_execution",
     }
-    parser_classes = [parsers.JSONParser, JsonApiParser]
+    parser_classes = [JSONParser, JsonApiParser]
 
     def error_body(self, status: int, detail: Any) -> dict[str, Any]:
         raise NotImplementedError

@@ -31,6 +31,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.text import NUL
 from jobruns.services import NOT_RETRYABLE, RUN_IN_PROGRESS
 from schedules.validation import NAME_TAKEN
 
@@ -225,6 +226,31 @@ class DatabaseUnavailableMiddleware:
             exception,
         )
         return database_unavailable_response(request)
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the path is a 404, in the query string a 400.
+
+    PostgreSQL cannot store or even compare text holding NUL, so such a value
+    would reach the database as an error (a 500) from whichever lookup used it
+    first. No name can hold one (text inputs refuse it, core.text), so a path
+    with one names nothing; a query parameter with one is simply invalid.
+    Bodies are judged by the serializers and services that read them.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if NUL in request.path_info:
+            raise Http404("No such resource.")
+        for key, values in request.GET.lists():
+            if NUL in key or any(NUL in value for value in values):
+                detail = f"The query parameter {key!r} contains a NUL character."
+                return error_response(request, 400, detail) or HttpResponse(
+                    detail, status=400, content_type="text/plain; charset=utf-8"
+                )
+        return self.get_response(request)
 
 
 def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
