@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
@@ -12,8 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.accounts import profile_get, profile_set_time_zone
+from core.zones import civil_zone_names
 
-_ZONES = sorted(available_timezones() | {"UTC"})
+_ZONES = sorted(civil_zone_names())
 
 
 class UserSettingsForm(forms.Form):

@@ -146,3 +146,92 @@ def test_execution_search_refuses_epoch_millis_out_of_range_with_400(
     )
 
     assert_in_shape("conductor", response, 400)
+
+
+# --- accepted but wrong -------------------------------------------------------------
+def _create(api: Client, **fields: Any) -> Any:
+    body = {"name": "nightly", "kind": "cron", "cron_expression": "0 2 * * *",
+            "time_zone": "Europe/Berlin", "target": "core.echo", **fields}  # fmt: skip
+    return api.post(
+        "/api/v1/schedules/", json.dumps(body), content_type="application/json"
+    )
+
+
+@pytest.mark.parametrize("cron", ["0 \uff12 * * *", "\uff10 2 * * *", "0\u30002 * * *"])
+def test_a_cron_field_with_a_digit_or_space_of_another_script_is_refused(
+    api: Client, cron: str
+) -> None:
+    response = _create(api, cron_expression=cron)
+
+    assert_in_shape("native", response, 400)
+    assert "plain ASCII" in response.json()["errors"]["cron_expression"][0]
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "right/UTC"])
+def test_tz_database_entries_that_are_not_places_are_refused(
+    api: Client, zone: str
+) -> None:
+    response = _create(api, time_zone=zone)
+
+    assert_in_shape("native", response, 400)
+    assert "time_zone" in response.json()["errors"]
+
+
+def test_a_user_cannot_choose_a_zone_that_is_not_a_place(api: Client) -> None:
+    response = api.patch(
+        "/api/v1/me/", json.dumps({"time_zone": "localtime"}),
+        content_type="application/json",
+    )  # fmt: skip
+
+    assert_in_shape("native", response, 400)
+
+
+def test_max_retries_is_capped_at_100_with_a_field_error(api: Client) -> None:
+    refused = _create(api, max_retries=10**9)
+    accepted = _create(api, max_retries=100)
+
+    assert_in_shape("native", refused, 400)
+    assert "100" in refused.json()["errors"]["max_retries"][0]
+    assert accepted.status_code == 201, accepted.content
+
+
+def test_the_service_caps_max_retries_for_every_caller(db: None) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        schedule_create(
+            data={"name": "x", "kind": "interval", "interval_hours": 1,
+                  "start_at": NOON, "target": "core.echo", "max_retries": 10**9},
+            by=None, now=NOON, allow_past=True,
+        )  # fmt: skip
+    assert "at most 100" in refused.value.message_dict["max_retries"][0]
+
+
+@pytest.fixture
+def seven_schedules(db: None) -> None:
+    for number in range(7):
+        schedule_create(
+            data={"name": f"job-{number}", "kind": "interval", "interval_hours": 1,
+                  "start_at": NOON, "target": "core.echo"},
+            by=None, now=NOON, allow_past=True,
+        )  # fmt: skip
+
+
+def test_page_size_is_honoured_as_a_synonym_of_limit(
+    api: Client, seven_schedules: None
+) -> None:
+    body = api.get("/api/v1/schedules/?page_size=3").json()
+
+    assert (body["count"], len(body["results"])) == (7, 3)
+    assert "limit=3" in body["next"]
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=501", "page_size=0", "limit=abc", "offset=-1", "page=2"]
+)
+def test_paging_that_cannot_be_honoured_is_a_400_not_a_silent_default(
+    api: Client, seven_schedules: None, query: str
+) -> None:
+    response = api.get(f"/api/v1/schedules/?{query}")
+
+    assert_in_shape("native", response, 400)
