@@ -541,6 +541,19 @@ def _end_if_owner_died(execution_id: Any, worker: str) -> None:
         return
 
 
+def execution_take_result(*, execution_id: Any, now: datetime) -> bool:
+    """Mark a finished execution's result as read; True for exactly one caller.
+
+    elastic.io's v1 result endpoint hands a result out once; the conditional
+    UPDATE makes two concurrent reads give it to one of them only.
+    """
+    return bool(
+        Execution.objects.filter(
+            pk=execution_id, result_read_at=None, finished_at__isnull=False
+        ).update(result_read_at=now)
+    )
+
+
 # --- Executions: housekeeping ------------------------------------------------------
 def execution_reap(*, now: datetime) -> dict[str, int]:
     """End running executions whose worker is gone; re-send lost pending ones."""
