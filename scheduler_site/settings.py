@@ -171,6 +171,10 @@ JOBRUN_REQUEUE_AFTER_SECONDS = env_int("JOBRUN_REQUEUE_AFTER_SECONDS", 60, minim
 JOBRUN_DEFAULT_TIME_LIMIT_SECONDS = env_int(
     "JOBRUN_DEFAULT_TIME_LIMIT_SECONDS", 3600, minimum=1
 )
+# Seconds a run may go on after its soft time limit before the worker kills it.
+JOBRUN_HARD_LIMIT_GRACE_SECONDS = env_int(
+    "JOBRUN_HARD_LIMIT_GRACE_SECONDS", 30, minimum=1
+)
 JOBRUN_LOG_MAX_BYTES = env_int("JOBRUN_LOG_MAX_BYTES", 65_536, minimum=1024)
 JOBRUN_KEEP_ADHOC_DAYS = env_int("JOBRUN_KEEP_ADHOC_DAYS", 30, minimum=1)
 # A fire dispatched later than this after its instant counts as missed.
