@@ -87,6 +87,7 @@ def site() -> Iterator[Site]:
     port = next((p for p in DEFAULT_PORTS if port_free(p)), None)
     if port is None:
         service_missing(f"no free port in {DEFAULT_PORTS} for a PostgreSQL of our own")
+        return
     postgres = OwnPostgres(port).init()
     server = None
     try:

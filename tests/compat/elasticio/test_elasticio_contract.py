@@ -25,7 +25,7 @@ SHOP = {
 WORKSPACE = {"workspace": {"data": {"id": "ws1", "type": "workspace"}}}
 
 
-def basic(user: str, password: str) -> dict[str, str]:
+def basic(user: str, password: str) -> dict[str, Any]:
     pair = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"HTTP_AUTHORIZATION": f"Basic {pair}"}
 
