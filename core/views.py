@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
@@ -14,8 +12,9 @@ from django.utils import timezone
 
 from core.accounts import profile_get, profile_set_clock, profile_set_time_zone
 from core.timefmt import format_instant
+from core.zones import civil_zone_names
 
-ZONES = sorted(available_timezones() | {"UTC"})
+ZONES = sorted(civil_zone_names())
 ZONE_LIST_ID = "time-zone-choices"
 CLOCKS = [("24", "24-hour (17:05:09)"), ("12", "12-hour (05:05:09 PM)")]
 

@@ -288,6 +288,7 @@ def schedule_tags_replace(
     """Replace all tags with `tags` ({key: value} or [{key, value}]); return them."""
     cleaned = tags_from_input(tags)
     with transaction.atomic():
+        _lock(schedule)
         before = _tags_of(schedule)
         _replace_tags(schedule, cleaned)
         _touch(schedule, by=by, now=now)
@@ -312,7 +313,19 @@ def schedule_tag_remove(
     return bool(removed)
 
 
+def _lock(schedule: Schedule) -> None:
+    """Hold the schedule's row until commit.
+
+    Replacing tags is delete-then-insert: two replaces at once both delete
+    (neither sees the other's uncommitted rows) and both insert, and the second
+    commit breaks UNIQUE(schedule, key) with a 500. Holding the row serialises
+    them (the dispatcher skips locked rows, so it never waits on this).
+    """
+    Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
+
+
 def _replace_tags(schedule: Schedule, tags: Mapping[str, str]) -> None:
+    _lock(schedule)  # callers inside a transaction; see _lock
     ScheduleTag.objects.filter(schedule=schedule).delete()
     ScheduleTag.objects.bulk_create(
         ScheduleTag(schedule=schedule, key=key, value=value)

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 
 from core.codes import NAME_TAKEN
 from core.text import nul_problem
+from core.zones import civil_zone_names
 from schedules import timing
-from schedules.models import PRIORITY_MAX, Schedule
+from schedules.models import MAX_RETRIES, PRIORITY_MAX, Schedule
 
 # What a caller may set. Bookkeeping (next_run_at, run_count, created_*...) is
 # computed by services and never taken from input.
@@ -134,6 +135,9 @@ def tags_from_input(value: Any, errors: Errors | None = None) -> dict[str, str]:
 def _tag_problem(key: Any, value: Any) -> str | None:
     if not isinstance(key, str) or not key.strip():
         return f"every tag needs a non-empty text key, got {key!r}"
+    nul = nul_problem(key, "a tag key") or nul_problem(value, f"tag {key!r}")
+    if nul:
+        return nul
     if len(key.strip()) > _TAG_KEY_MAX:
         return f"tag key {key[:20]!r}... is longer than {_TAG_KEY_MAX} characters"
     if value is not None and not isinstance(value, str | int | float | bool):
@@ -179,7 +183,7 @@ def _check_zone(candidate: Schedule, errors: Errors) -> ZoneInfo | None:
 
 @cache
 def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
+    return tuple(sorted(civil_zone_names()))
 
 
 def _zone_hint(name: object) -> str:
@@ -293,7 +297,10 @@ def _detect_dialect(candidate: Schedule, data: Mapping[str, Any]) -> None:
     """The dialect is recorded from detection unless the caller named one."""
     if "cron_expression" in data and not data.get("cron_dialect"):
         candidate.cron_dialect = ""
-    candidate.cron_expression = " ".join(candidate.cron_expression.split())
+    if candidate.cron_expression.isascii():
+        # Only ASCII spaces are tidied: another script's space is left for the
+        # parser to refuse by name, not silently turned into a field separator.
+        candidate.cron_expression = " ".join(candidate.cron_expression.split())
     if not candidate.cron_dialect:
         try:
             parsed = timing.CronExpression.parse(candidate.cron_expression)
@@ -456,6 +463,15 @@ def _check_payload(candidate: Schedule, errors: Errors) -> None:
     ):
         errors.setdefault("priority", []).append(
             f"priority must be between 0 and {PRIORITY_MAX}, got {priority}"
+        )
+    retries = candidate.max_retries
+    if (
+        "max_retries" not in errors
+        and isinstance(retries, int)
+        and retries > MAX_RETRIES
+    ):
+        errors.setdefault("max_retries", []).append(
+            f"max_retries must be at most {MAX_RETRIES}, got {retries}"
         )
     if candidate.max_parallel is not None and (
         candidate.overlap_policy != Schedule.OverlapPolicy.ALLOW

@@ -23,7 +23,6 @@ from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import BasicAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -53,6 +52,7 @@ from compat.openspecimen.serializers import (
     users_by_id,
 )
 from core.accounts import api_token_create, api_token_revoke, profile_get
+from core.api.parsers import JSONParser
 from core.api.throttling import AuthRateThrottle
 from core.models import ApiToken
 from core.permissions import HasActionPermission

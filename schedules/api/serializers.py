@@ -13,7 +13,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from schedules.models import Schedule
+from schedules.models import MAX_RETRIES, Schedule
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -186,7 +186,9 @@ class ScheduleWriteSerializer(serializers.Serializer):
     )
     missed_policy = _CHOICE(choices=Schedule.MissedPolicy.choices, required=False)
     catchup_window_seconds = serializers.IntegerField(min_value=0, required=False)
-    max_retries = serializers.IntegerField(min_value=0, required=False)
+    max_retries = serializers.IntegerField(
+        min_value=0, max_value=MAX_RETRIES, required=False
+    )
     retry_delay_seconds = serializers.IntegerField(min_value=0, required=False)
     time_limit_seconds = serializers.IntegerField(
         min_value=1, required=False, allow_null=True
