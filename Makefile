@@ -7,7 +7,7 @@ PORT ?= 8000
 DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test fmt lint typecheck migrations-check schema static check bench clean
+.PHONY: help run test fmt lint typecheck migrations-check schema static check bench bench-smoke clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,9 +48,13 @@ static: lint typecheck migrations-check schema ## every check but the tests
 
 check: static test ## everything CI runs
 
-bench: $(DEV_STAMP) ## print benchmark figures
+bench: $(DEV_STAMP) ## print benchmark figures (needs a scratch DATABASE_URL and CELERY_BROKER_URL)
 	$(PY) bench/cron_bench.py
 	$(PY) bench/dispatch_bench.py
+	$(PY) bench/burst_bench.py 1000 10000
+
+bench-smoke: $(DEV_STAMP) ## the burst benchmark at a tiny size (CI: it still runs end to end)
+	$(PY) bench/burst_bench.py 100 --peer-cap 30 --cap 60
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var

@@ -1,12 +1,19 @@
-"""Worker start-up: record a heartbeat at once so /readyz need not wait for beat."""
+"""Worker start-up: record a heartbeat at once, then every WORKER_HEARTBEAT_SECONDS.
+
+The beats come from a thread of the worker's main process, not from a message
+on the runs queue: with every pool slot busy on long runs such a message waited
+behind them, and /readyz said "no worker seen" about healthy workers.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from celery.signals import worker_ready
-from django.db import close_old_connections
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -19,3 +26,21 @@ def _record_worker_start(sender: Any = None, **_: Any) -> None:
     close_old_connections()
     worker_heartbeat_record(hostname=sender.hostname, now=timezone.now(), started=True)
     logger.info("worker %s ready", sender.hostname)
+    threading.Thread(
+        target=_beat_forever,
+        args=(sender.hostname,),
+        name="worker-heartbeat",
+        daemon=True,  # ends with the worker; a warm shutdown need not wait
+    ).start()
+
+
+def _beat_forever(hostname: str) -> None:
+    from core.services import worker_heartbeat_record
+
+    stop = threading.Event()  # never set: the daemon thread dies with the process
+    while not stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
+        try:
+            worker_heartbeat_record(hostname=hostname, now=timezone.now())
+        except DatabaseError:
+            logger.warning("worker heartbeat of %s not written", hostname)
+            close_old_connections()

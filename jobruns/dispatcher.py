@@ -5,6 +5,14 @@ short transaction holding row locks on the schedules it handles; the runs it
 creates and the schedules' next fire are committed together, and tasks are sent
 only after commit.
 
+A batch is set-based: whatever its size (hundreds of schedules) it costs the
+same statements: lock the due rows (SKIP LOCKED), read the in-progress runs of
+the schedules whose overlap policy counts them (one grouped query), plan every
+fire in Python, write every row with one `INSERT ... ON CONFLICT DO NOTHING
+RETURNING`, let adapters add their input context (one query), and move every
+next_run_at with one UPDATE through `schedules.services`. The UNIQUE(schedule,
+scheduled_for) constraint stays the guarantee against a doubled fire.
+
 Missed fires (the dispatcher was down, or the system was too busy) follow the
 schedule's `missed_policy` within its `catchup_window_seconds`:
 
@@ -23,6 +31,7 @@ a week-long outage of a per-second schedule writes one row, not 600,000.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,13 +39,20 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
 
 from jobruns.models import JobRun
 from jobruns.services import (
-    jobrun_enqueue,
-    jobrun_record_refused,
-    jobrun_record_skipped,
+    fire_mark_overlap,
+    fire_mark_replaced,
+    fire_queued,
+    fire_refused,
+    fire_skipped,
+    fire_validate,
+    jobrun_cancel,
+    jobrun_insert_fires,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +66,9 @@ SkipReason = JobRun.SkipReason
 # counted, and a per-second schedule down for a week would walk 600,000.
 MAX_WALKED_FIRES = 1000
 MAX_BATCHES = 1000
+# Schedules per transaction: each batch costs a constant number of statements,
+# so bigger is cheaper per fire, until row locks are held for too long.
+BATCH_SIZE = 500
 _TICK = timedelta(microseconds=1)
 
 
@@ -97,40 +116,78 @@ def plan_fires(
     return Plan(run=run, dropped=dropped, reason=reason)
 
 
-def dispatch_due(*, now: datetime, batch_size: int = 50) -> int:
+def dispatch_due(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
     """Create the runs of every schedule due by `now`; returns how many were queued.
 
     Cost grows with the number of due schedules only (one indexed query per
-    batch), never with the size of the schedule table.
+    batch), never with the size of the schedule table; a batch costs the same
+    handful of statements whether it holds 10 schedules or 500.
     """
     queued = 0
     for _ in range(MAX_BATCHES):
-        handled, batch_queued = _dispatch_batch(now=now, batch_size=batch_size)
+        handled, batch_queued = _dispatch_batch(due_by=now, batch_size=batch_size)
         queued += batch_queued
         if handled < batch_size:
             break
     return queued
 
 
-def _dispatch_batch(*, now: datetime, batch_size: int) -> tuple[int, int]:
+@dataclass
+class _Due:
+    """One locked schedule of a batch: its plan and where its next_run_at goes."""
+
+    schedule: Schedule
+    plan: Plan
+    next_run_at: datetime | None
+
+
+@dataclass
+class _Active:
+    """Runs of one schedule not ended yet, as the overlap policy counts them."""
+
+    queued: int = 0
+    running: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.queued + self.running
+
+
+def _dispatch_batch(*, due_by: datetime, batch_size: int) -> tuple[int, int]:
     from schedules.models import Schedule
+    from schedules.services import schedule_advance_many
 
     with transaction.atomic():
         # FOR UPDATE SKIP LOCKED: a second dispatcher (two beats during a
         # deploy) takes other due schedules instead of waiting on, or firing
         # again, the ones this transaction holds. The lock lasts until commit,
-        # when next_run_at has moved past `now`. SQLite ignores it; there one
-        # writer at a time (BEGIN IMMEDIATE) gives the same guarantee.
-        due = list(
+        # when next_run_at has moved past `now`; run now and retries lock the
+        # same row, so the overlap state read below cannot change under us.
+        # SQLite ignores it; there one writer at a time gives the guarantee.
+        locked = list(
             Schedule.objects.select_for_update(skip_locked=True)
-            .filter(is_paused=False, next_run_at__lte=now)
+            .filter(is_paused=False, next_run_at__lte=due_by)
             .order_by("next_run_at")[:batch_size]
         )
-        queued = sum(_dispatch_schedule(schedule, now=now) for schedule in due)
-    return len(due), queued
+        if not locked:
+            return 0, 0
+        # Fires are judged at the moment their batch is taken, so a fire made
+        # late by the batches before it is seen as late. The selection keeps
+        # the tick's `due_by`, so a busy tick still ends. Never before
+        # `due_by`: tests (and a caller that knows better) pin it ahead.
+        now = max(due_by, timezone.now())
+        due = [_plan(schedule, now=now) for schedule in locked]
+        active = _active_runs(due)
+        _replace_running(due, active, now=now)
+        rows = [row for item in due for row in _rows(item, active, now=now)]
+        inserted = jobrun_insert_fires(runs=rows, now=now)
+        schedule_advance_many(
+            next_runs={item.schedule.pk: item.next_run_at for item in due}
+        )
+    return len(due), sum(run.status == JobRun.Status.QUEUED for run in inserted)
 
 
-def _dispatch_schedule(schedule: Schedule, *, now: datetime) -> int:
+def _plan(schedule: Schedule, *, now: datetime) -> _Due:
     from schedules.timing import TimingError
 
     try:
@@ -140,8 +197,7 @@ def _dispatch_schedule(schedule: Schedule, *, now: datetime) -> int:
         # A row the timing engine cannot read would be selected on every tick;
         # stop it (the schedule's page shows no next run) and say why.
         logger.error("schedule %s cannot be timed: %s", schedule.name, exc)
-        type(schedule).objects.filter(pk=schedule.pk).update(next_run_at=None)
-        return 0
+        return _Due(schedule, Plan(), None)
     plan = plan_fires(
         fires,
         now=now,
@@ -150,14 +206,94 @@ def _dispatch_schedule(schedule: Schedule, *, now: datetime) -> int:
         on_time_seconds=settings.SCHEDULER_ON_TIME_SECONDS,
     )
     plan.more_dropped = more
-    if plan.dropped:
-        _record_dropped(schedule, plan, now=now)
-    queued = sum(_fire(schedule, at, trigger, now=now) for at, trigger in plan.run)
     # Bounds and interval repeats (the only kind with repeats) are applied by
     # next_fire_after, so a finished schedule gets None here.
-    next_run_at = following.at if following else None
-    type(schedule).objects.filter(pk=schedule.pk).update(next_run_at=next_run_at)
-    return queued
+    return _Due(schedule, plan, following.at if following else None)
+
+
+def _counts_overlap(schedule: Schedule) -> bool:
+    return schedule.overlap_policy != "allow" or bool(schedule.max_parallel)
+
+
+def _active_runs(due: list[_Due]) -> dict[int, _Active]:
+    """Queued and in-progress runs per schedule: ONE grouped query for the batch."""
+    ids = [
+        item.schedule.pk
+        for item in due
+        if item.plan.run and _counts_overlap(item.schedule)
+    ]
+    active: dict[int, _Active] = defaultdict(_Active)
+    if not ids:
+        return active
+    counts = (
+        JobRun.objects.filter(schedule_id__in=ids, status__in=JobRun.ACTIVE)
+        .order_by()
+        .values_list("schedule_id", "status")
+        .annotate(n=Count("pk"))
+    )
+    for schedule_id, status, n in counts:
+        if status == JobRun.Status.QUEUED:
+            active[schedule_id].queued = n
+        else:
+            active[schedule_id].running = n
+    return active
+
+
+def _replace_running(
+    due: list[_Due], active: dict[int, _Active], *, now: datetime
+) -> None:
+    """Overlap `replace`: cancel the runs a new fire replaces (rare; per run)."""
+    ids = [
+        item.schedule.pk
+        for item in due
+        if item.plan.run
+        and item.schedule.overlap_policy == "replace"
+        and active[item.schedule.pk].total
+    ]
+    if not ids:
+        return
+    running = JobRun.objects.filter(schedule_id__in=ids, status__in=JobRun.ACTIVE)
+    for run in running:
+        jobrun_cancel(run=run, by="replaced by a newer run", now=now)
+    for schedule_id in ids:
+        active[schedule_id] = _Active()
+
+
+def _rows(item: _Due, active: dict[int, _Active], *, now: datetime) -> list[JobRun]:
+    """The rows one schedule's plan writes, overlap applied fire by fire."""
+    schedule, plan = item.schedule, item.plan
+    rows = [_dropped_row(schedule, plan, now=now)] if plan.dropped else []
+    try:
+        fire_validate(schedule)
+    except ValidationError as exc:
+        return rows + [
+            fire_refused(schedule, at, error=exc, now=now) for at, _ in plan.run
+        ]
+    state = active[schedule.pk]
+    queued: list[JobRun] = []
+    for at, trigger in plan.run:
+        run = fire_queued(schedule, at, trigger=trigger, now=now)
+        if schedule.overlap_policy == "replace":
+            for older in queued:
+                fire_mark_replaced(older, now=now)
+            queued = [run]
+        elif _refused(schedule, state):
+            fire_mark_overlap(run, now=now)
+        else:
+            state.queued += 1
+            queued.append(run)
+        rows.append(run)
+    return rows
+
+
+def _refused(schedule: Schedule, state: _Active) -> bool:
+    """Whether the overlap policy refuses one more queued run (asked by nobody)."""
+    policy = schedule.overlap_policy
+    if policy == "skip":
+        return state.total > 0
+    if policy == "queue_one":
+        return state.queued > 0
+    return bool(schedule.max_parallel) and state.total >= (schedule.max_parallel or 0)
 
 
 def _due_fires(schedule: Schedule, *, now: datetime) -> tuple[list[datetime], bool]:
@@ -181,28 +317,8 @@ def _due_fires(schedule: Schedule, *, now: datetime) -> tuple[list[datetime], bo
     return fires, jumped
 
 
-def _fire(schedule: Schedule, at: datetime, trigger: str, *, now: datetime) -> int:
-    """Create the run for one fire; 1 if it was queued."""
-    try:
-        with transaction.atomic():
-            run = jobrun_enqueue(
-                schedule=schedule,
-                trigger=trigger,
-                by="dispatcher",
-                scheduled_for=at,
-                now=now,
-            )
-    except IntegrityError:
-        # UNIQUE(schedule, scheduled_for): another dispatcher made this fire's
-        # run first. The savepoint drops our INSERT and its on-commit send.
-        return 0
-    except ValidationError as exc:
-        jobrun_record_refused(schedule=schedule, scheduled_for=at, error=exc, now=now)
-        return 0
-    return 1 if run.status == JobRun.Status.QUEUED else 0
-
-
-def _record_dropped(schedule: Schedule, plan: Plan, *, now: datetime) -> None:
+def _dropped_row(schedule: Schedule, plan: Plan, *, now: datetime) -> JobRun:
+    """ONE skipped row for all the fires of `plan` that do not run."""
     first, last = plan.dropped[0], plan.dropped[-1]
     count = len(plan.dropped)
     note = (
@@ -211,18 +327,9 @@ def _record_dropped(schedule: Schedule, plan: Plan, *, now: datetime) -> None:
         f"dispatched late (missed-fire policy {schedule.missed_policy}, catch-up "
         f"window {schedule.catchup_window_seconds} s)"
     )
-    try:
-        with transaction.atomic():
-            jobrun_record_skipped(
-                schedule=schedule,
-                scheduled_for=first,
-                reason=plan.reason,
-                count=count,
-                note=note,
-                now=now,
-            )
-    except IntegrityError:
-        pass  # another dispatcher recorded these fires already
+    return fire_skipped(
+        schedule, first, reason=plan.reason, count=count, note=note, now=now
+    )
 
 
 def next_due_at() -> datetime | None:

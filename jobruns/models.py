@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 
 def result_upload_to(run: JobRun, filename: str) -> str:
@@ -90,6 +91,9 @@ class JobRun(models.Model):
     )
     # True for runs of skip/queue_one/replace schedules: see the constraint below.
     exclusive = models.BooleanField(default=False)
+    # Set by a claim that found this exclusive run in progress: its end must
+    # re-send the waiting run. Without it every finish would look for waiters.
+    has_waiter = models.BooleanField(default=False)
     queued_at = models.DateTimeField()
     # Last time a message was sent for this run; the reaper re-sends from it.
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -178,9 +182,20 @@ class JobRun(models.Model):
         ]
         indexes = [
             models.Index(fields=["schedule", "-queued_at"], name="jobrun_history_idx"),
-            # The runs list's order and the dashboard's last-24-hours window
-            # (refreshed every few seconds): a range read instead of a scan.
-            models.Index(fields=["-queued_at"], name="jobrun_queued_at_idx"),
+            # The run lists' default order (native API, admin): newest first, read
+            # from the index instead of sorting a million rows per page.
+            models.Index(fields=["-queued_at", "-id"], name="jobrun_recent_idx"),
+            models.Index(
+                fields=["status", "-queued_at", "-id"], name="jobrun_status_recent_idx"
+            ),
+            # Conductor's search/executions: runs of schedules ordered by their
+            # fire time (scheduled_for, else queued_at), newest first.
+            models.Index(
+                Coalesce("scheduled_for", "queued_at").desc(),
+                F("id").desc(),
+                name="jobrun_fire_recent_idx",
+                condition=~Q(schedule_name=""),
+            ),
             models.Index(fields=["status"], name="jobrun_status_idx"),
             # The reaper's two questions, cheap however long the history grows.
             models.Index(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 import traceback
@@ -59,9 +60,9 @@ class Outcome:
 
 def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None:
     """See `jobruns.services.jobrun_execute`."""
-    if not jobrun_claim(run_id=run_id, worker=worker, now=timezone.now()):
+    run = jobrun_claim(run_id=run_id, worker=worker, now=timezone.now())
+    if run is None:
         return None
-    run = JobRun.objects.get(pk=run_id)
     handler = CappedLogHandler(settings.JOBRUN_LOG_MAX_BYTES)
     # Not getLogger(): that registers a logger per run for the process's life.
     run_logger = logging.Logger(f"jobruns.run.{run.pk}")  # noqa: LOG001
@@ -181,41 +182,79 @@ def _store_result(run: JobRun, service: Service | None) -> str:
 
 @contextlib.contextmanager
 def _heartbeat(run_id: int, handler: CappedLogHandler) -> Iterator[None]:
-    """Touch heartbeat_at every few seconds while the service runs.
-
-    A thread, not the task: the service may block for minutes in one call, and
-    the reaper must still tell a slow run from a dead worker. Each beat also
-    saves the log so far: a service killed at the hard time limit (or with its
-    worker) keeps every line up to its last heartbeat.
-    """
-    stop = threading.Event()
-    every = settings.JOBRUN_HEARTBEAT_SECONDS
-
-    def beat() -> None:
-        saved = 0
-        try:
-            while not stop.wait(every):
-                changes: dict[str, Any] = {"heartbeat_at": timezone.now()}
-                if handler.size != saved:
-                    saved = handler.size
-                    changes["log"] = handler.text()
-                try:
-                    JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS).update(
-                        **changes
-                    )
-                except (DatabaseError, InterfaceError):
-                    logger.warning("heartbeat of run %s not written", run_id)
-                    # A cut connection stays broken until closed; without
-                    # this, one database restart would end the heartbeats
-                    # and the reaper would call a healthy run lost.
-                    connection.close()
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
-    thread.start()
+    """Keep heartbeat_at and the saved log fresh while the service runs."""
+    HEARTBEATS.add(run_id, handler)
     try:
         yield
     finally:
-        stop.set()
-        thread.join(timeout=every + 5)
+        HEARTBEATS.discard(run_id)
+
+
+class _Heartbeats:
+    """One thread per process touches heartbeat_at of the runs executing in it.
+
+    A thread, not the task: the service may block for minutes in one call, and
+    the reaper must still tell a slow run from a dead worker. One thread for
+    the process's life rather than one per run: a run shorter than the beat
+    interval (most runs) costs no thread start and no statement (the claim set
+    heartbeat_at), and a worker with many slots beats all its runs in ONE UPDATE.
+    Each beat also saves the log of a run whose log grew: a service killed at
+    the hard time limit (or with its worker) keeps every line up to its last
+    heartbeat.
+    """
+
+    def __init__(self) -> None:
+        # run id -> (its log handler, the log size last saved)
+        self._runs: dict[int, tuple[CappedLogHandler, int]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, run_id: int, handler: CappedLogHandler) -> None:
+        with self._lock:
+            self._runs[run_id] = (handler, handler.size)
+            # A prefork child does not inherit its parent's threads: start one
+            # in this process the first time it runs something.
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._loop, name="run-heartbeats", daemon=True
+                )
+                self._thread.start()
+
+    def discard(self, run_id: int) -> None:
+        with self._lock:
+            self._runs.pop(run_id, None)
+
+    def _loop(self) -> None:
+        every = settings.JOBRUN_HEARTBEAT_SECONDS
+        while not self._wake.wait(every):
+            with self._lock:
+                runs = dict(self._runs)
+            if runs:
+                self.beat(runs)
+
+    def beat(self, runs: dict[int, tuple[CappedLogHandler, int]]) -> None:
+        try:
+            JobRun.objects.filter(pk__in=list(runs), status=Status.IN_PROGRESS).update(
+                heartbeat_at=timezone.now()
+            )
+            for run_id, (handler, saved) in runs.items():
+                if handler.size == saved:
+                    continue
+                JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS).update(
+                    log=handler.text()
+                )
+                with self._lock:
+                    if run_id in self._runs:
+                        self._runs[run_id] = (handler, handler.size)
+        except (DatabaseError, InterfaceError):
+            logger.warning("heartbeat of runs %s not written", list(runs))
+            # A cut connection stays broken until closed; without this, one
+            # database restart would end the heartbeats and the reaper would
+            # call a healthy run lost. Reopened at the next beat.
+            connection.close()
+
+
+HEARTBEATS = _Heartbeats()

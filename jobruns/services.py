@@ -7,18 +7,19 @@ cancel and a finish can race and exactly one of them wins.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Max, Q, QuerySet, Subquery
 
 from core.audit import Action, audit_record
 from core.codes import NOT_RETRYABLE, RUN_IN_PROGRESS
@@ -57,8 +58,10 @@ class RunNotRetryable(ValidationError):
 # Keys an adapter adds to a run's input once the run exists (its id known): the
 # Conductor adapter adds `_scheduledTime`, `_executionId`... as Conductor does.
 # Registered in AppConfig.ready(); applied after validation, so a service's
-# input_schema judges what the caller sent, not the added keys.
-RunInputContext = Callable[[JobRun], Mapping[str, Any] | None]
+# input_schema judges what the caller sent, not the added keys. A context takes
+# every run of a dispatcher batch at once and answers {run id: added keys} for
+# the runs it cares about, so the batch pays one query, not one per run.
+RunInputContext = Callable[[Sequence[JobRun]], Mapping[int, Mapping[str, Any]]]
 _run_input_contexts: list[RunInputContext] = []
 
 
@@ -148,12 +151,20 @@ def _audit_run_now(
 
 
 def _add_input_context(run: JobRun) -> None:
-    added: dict[str, Any] = {}
+    _add_input_contexts([run])
+
+
+def _add_input_contexts(runs: Sequence[JobRun]) -> None:
+    """Merge the adapters' keys into the runs' input: one UPDATE for all of them."""
+    by_pk = {run.pk: run for run in runs}
+    changed: set[int] = set()
     for context in _run_input_contexts:
-        added.update(context(run) or {})
-    if added:
-        run.input = {**run.input, **added}
-        JobRun.objects.filter(pk=run.pk).update(input=run.input)
+        for run_id, added in context(runs).items():
+            run = by_pk[run_id]
+            run.input = {**run.input, **added}
+            changed.add(run_id)
+    if changed:
+        JobRun.objects.bulk_update([by_pk[pk] for pk in changed], ["input"])
 
 
 def jobrun_record_skipped(
@@ -205,6 +216,155 @@ def _fire_row(schedule: Schedule, scheduled_for: datetime, *, now: datetime) -> 
     )
 
 
+# --- a dispatcher batch: rows built in memory, written in one statement -----------
+def fire_validate(schedule: Schedule) -> None:
+    """ValidationError when a fire of `schedule` cannot be queued (service gone...)."""
+    _validate_request(schedule.target, [], _schedule_input(schedule))
+
+
+def fire_queued(
+    schedule: Schedule, scheduled_for: datetime, *, trigger: str, now: datetime
+) -> JobRun:
+    """The unsaved queued run of one fire, as `jobrun_enqueue` would make it."""
+    run = _fire_row(schedule, scheduled_for, now=now)
+    run.trigger = trigger
+    run.sent_at = now
+    run.celery_task_id = str(uuid.uuid4())
+    run.exclusive = schedule.overlap_policy in EXCLUSIVE_POLICIES
+    return run
+
+
+def fire_skipped(
+    schedule: Schedule,
+    scheduled_for: datetime,
+    *,
+    reason: str,
+    count: int,
+    note: str,
+    now: datetime,
+) -> JobRun:
+    """The unsaved row recording `count` fires from `scheduled_for` that do not run."""
+    run = _fire_row(schedule, scheduled_for, now=now)
+    _mark_skipped(run, reason=reason, count=count, now=now)
+    run.log = note
+    return run
+
+
+def fire_refused(
+    schedule: Schedule, scheduled_for: datetime, *, error: Exception, now: datetime
+) -> JobRun:
+    """The unsaved failed row of a fire that could not even be queued."""
+    run = _fire_row(schedule, scheduled_for, now=now)
+    run.status = Status.FAILED
+    run.finished_at = now
+    run.error = "; ".join(getattr(error, "messages", [str(error)]))
+    return run
+
+
+def fire_mark_overlap(run: JobRun, *, now: datetime) -> None:
+    """The overlap policy refused this queued fire row: it becomes skipped."""
+    _mark_skipped(run, reason=JobRun.SkipReason.OVERLAP, count=1, now=now)
+
+
+def fire_mark_replaced(run: JobRun, *, now: datetime) -> None:
+    """A newer fire of the same batch replaces this queued row (overlap replace)."""
+    run.status = Status.CANCELLED
+    run.finished_at = now
+    run.error = "cancelled by replaced by a newer run"
+    run.sent_at = None
+
+
+def jobrun_insert_fires(*, runs: Sequence[JobRun], now: datetime) -> list[JobRun]:
+    """Insert a dispatcher batch's fire rows; the ones inserted (queued ones sent).
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` per chunk of rows: a fire
+    that already has its row (another dispatcher made it first, the
+    UNIQUE(schedule, scheduled_for) constraint says so) is left out without
+    aborting the batch, and without a savepoint per fire. Called inside the
+    dispatcher's transaction; messages go after its commit, all on one producer.
+    """
+    inserted: list[JobRun] = []
+    for chunk in _chunks(runs):
+        inserted += _insert_ignoring_conflicts(chunk)
+    contexts = [run for run in inserted if run.celery_task_id]
+    if contexts:
+        _add_input_contexts(contexts)
+    queued = [run for run in inserted if run.status == Status.QUEUED]
+    _send_many_on_commit(queued, now=now)
+    return inserted
+
+
+def _chunks(runs: Sequence[JobRun]) -> Iterable[Sequence[JobRun]]:
+    size = max(1, _max_params() // len(_insert_fields()))
+    for start in range(0, len(runs), size):
+        yield runs[start : start + size]
+
+
+def _max_params() -> int:
+    """Bind parameters one statement may carry on this database."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        # Django assumes SQLite's old limit of 999; the library says (32,766
+        # since 3.32), and a batch of hundreds of fires then is one INSERT.
+        connection.ensure_connection()
+        return int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    # PostgreSQL's wire protocol counts parameters in 16 bits.
+    return 65_535
+
+
+def _insert_fields() -> list[Any]:
+    return [field for field in JobRun._meta.concrete_fields if not field.primary_key]
+
+
+def _insert_ignoring_conflicts(runs: Sequence[JobRun]) -> list[JobRun]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, schedule, scheduled_for.
+
+    By hand on Django's own insert compiler because bulk_create(ignore_conflicts=
+    True) returns no ids, and we need to know which fires got their row (and
+    their ids, to send them). Both PostgreSQL and SQLite >= 3.35 support it.
+    """
+    from django.db import connection
+    from django.db.models import sql
+    from django.db.models.constants import OnConflict
+
+    query = sql.InsertQuery(JobRun, on_conflict=OnConflict.IGNORE)
+    query.insert_values(_insert_fields(), list(runs))
+    compiler = query.get_compiler(connection=connection)
+    meta = JobRun._meta
+    compiler.returning_fields = [
+        meta.pk,
+        meta.get_field("schedule"),
+        meta.get_field("scheduled_for"),
+    ]
+    [(statement, params)] = compiler.as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    by_fire = {(run.schedule_id, run.scheduled_for): run for run in runs}
+    inserted = []
+    for pk, schedule_id, scheduled_for in rows:
+        run = by_fire[(schedule_id, _aware(scheduled_for))]
+        run.pk = pk
+        run._state.adding = False
+        run._state.db = connection.alias
+        inserted.append(run)
+    return inserted
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A returned datetime as Django reads it (SQLite answers naive UTC, or text)."""
+    if isinstance(value, str):
+        from django.utils.dateparse import parse_datetime
+
+        parsed = parse_datetime(value)
+        assert parsed is not None, value
+        value = parsed
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _schedule_input(schedule: Schedule | None) -> dict[str, Any]:
     return dict(schedule.input or {}) if schedule is not None else {}
 
@@ -226,18 +386,32 @@ def _validate_request(service: str, args: list[Any], payload: Any) -> None:
 
 def input_problem(service: str, payload: dict[str, Any]) -> str | None:
     """Why `payload` does not fit the service's input_schema, or None."""
+    validator = _input_validator(service)
+    if validator is None:
+        return None
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(validator.iter_errors(payload))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+@functools.cache
+def _input_validator(service: str) -> Any:
+    """The compiled input_schema of a service, built once per process.
+
+    Every run and every dispatched fire asks, and building a validator costs
+    more than checking a small payload. Services register at start-up and a
+    name never changes class, so the cache never goes stale.
+    """
     schema = get_service(service).input_schema
     if not schema:
         return None
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(payload)
-    )
-    if error is None:
-        return None
-    where = "/".join(str(part) for part in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message
+    return jsonschema.Draft202012Validator(schema)
 
 
 def target_input_problem(service: str, payload: dict[str, Any]) -> str | None:
@@ -304,45 +478,106 @@ def _mark_skipped(run: JobRun, *, reason: str, count: int, now: datetime) -> Non
     run.sent_at = None
 
 
-def _send_on_commit(run: JobRun, *, now: datetime, countdown: float = 0) -> None:
-    """Send `jobruns.execute_run` once the row is committed (never before)."""
-    from jobruns.tasks import execute_run
+class _Message(NamedTuple):
+    run_id: int
+    task_id: str
+    limit: int
+    countdown: float
 
-    run_id, task_id, limit = run.pk, run.celery_task_id, run.time_limit_seconds
+
+def _message(run: JobRun, *, now: datetime, countdown: float = 0) -> _Message:
     if run.not_before is not None and run.not_before > now:
         countdown = max(countdown, (run.not_before - now).total_seconds())
+    return _Message(run.pk, run.celery_task_id, run.time_limit_seconds, countdown)
 
-    def send() -> None:
-        execute_run.apply_async(
-            args=[run_id],
-            task_id=task_id,
-            countdown=countdown or None,
-            soft_time_limit=limit,
-            time_limit=limit + settings.JOBRUN_HARD_LIMIT_GRACE_SECONDS,
-        )
 
+def _send_on_commit(run: JobRun, *, now: datetime, countdown: float = 0) -> None:
+    """Send `jobruns.execute_run` once the row is committed (never before)."""
     # The run stays queued with its sent_at if the broker is down: the reaper
     # (jobrun_requeue_stale) sends it again, so the caller still answers 202.
-    publish_on_commit(send, what=f"run {run_id}")
+    publish_on_commit(
+        partial(_publish, [_message(run, now=now, countdown=countdown)]),
+        what=f"run {run.pk}",
+    )
+
+
+def _send_many_on_commit(runs: Sequence[JobRun], *, now: datetime) -> None:
+    if runs:
+        publish_on_commit(
+            partial(_publish, [_message(run, now=now) for run in runs]),
+            what=f"{len(runs)} runs of a dispatch batch",
+        )
+
+
+def _publish(messages: Sequence[_Message]) -> None:
+    """Publish the messages on ONE producer (one broker connection and channel).
+
+    apply_async alone acquires a pooled producer per message; a batch of
+    hundreds reuses one. One run per message (not several run ids in one): a
+    run keeps its own task id, which cancel revokes, and a worker slot never
+    holds runs that another idle slot could start.
+    """
+    from jobruns.tasks import execute_run
+
+    with execute_run.app.producer_or_acquire() as producer:
+        for message in messages:
+            execute_run.apply_async(
+                args=[message.run_id],
+                task_id=message.task_id,
+                countdown=message.countdown or None,
+                soft_time_limit=message.limit,
+                time_limit=message.limit + settings.JOBRUN_HARD_LIMIT_GRACE_SECONDS,
+                producer=producer,
+            )
 
 
 # --- the lifecycle -----------------------------------------------------------------
-def jobrun_claim(*, run_id: int, worker: str, now: datetime) -> bool:
-    """Move queued -> in_progress; True for exactly one caller per run."""
-    try:
-        with transaction.atomic():
-            changed = JobRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-                status=Status.IN_PROGRESS,
-                started_at=now,
-                heartbeat_at=now,
-                worker=worker,
-            )
-    except IntegrityError:
-        # Another exclusive run of the schedule is in progress (the partial
-        # unique index said no). Stay queued: its finish re-sends this one.
-        logger.info("run %s waits for the schedule's running run", run_id)
-        return False
-    return changed == 1
+# A claim that finds the exclusive slot taken marks the running run and stays
+# queued; if the running run ended before the mark, it simply tries again.
+CLAIM_TRIES = 3
+
+
+def jobrun_claim(*, run_id: int, worker: str, now: datetime) -> JobRun | None:
+    """Move queued -> in_progress; the claimed run for exactly one caller, else None.
+
+    One statement: `UPDATE ... WHERE status = 'queued' RETURNING *` both claims
+    the run and reads what the worker needs to execute it.
+    """
+    values = {
+        "status": Status.IN_PROGRESS,
+        "started_at": now,
+        "heartbeat_at": now,
+        "worker": worker,
+    }
+    for _ in range(CLAIM_TRIES):
+        try:
+            with transaction.atomic():
+                return _update_returning(
+                    JobRun.objects.filter(pk=run_id, status=Status.QUEUED), values
+                )
+        except IntegrityError:
+            # Another exclusive run of the schedule is in progress (the partial
+            # unique index said no). Stay queued: its finish re-sends this one.
+            if _wait_behind_running(run_id):
+                logger.info("run %s waits for the schedule's running run", run_id)
+                return None
+    return None
+
+
+def _wait_behind_running(run_id: int) -> bool:
+    """Tell the schedule's running exclusive run that `run_id` waits for it.
+
+    False when no run is in progress any more (it ended between our claim and
+    now): the caller claims again instead of waiting for a finish already past.
+    """
+    schedule_id = JobRun.objects.filter(pk=run_id).values("schedule_id")
+    return bool(
+        JobRun.objects.filter(
+            schedule_id=Subquery(schedule_id),
+            exclusive=True,
+            status=Status.IN_PROGRESS,
+        ).update(has_waiter=True)
+    )
 
 
 def jobrun_finish(
@@ -358,18 +593,20 @@ def jobrun_finish(
 ) -> bool:
     """Move in_progress -> a final status; False when the run was already ended."""
     with transaction.atomic():
-        changed = JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS).update(
-            status=status,
-            finished_at=now,
-            output=output,
-            log=log,
-            error=error,
-            traceback=traceback,
-            result_file=result_file,
+        run = _update_returning(
+            JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS),
+            {
+                "status": status,
+                "finished_at": now,
+                "output": output,
+                "log": log,
+                "error": error,
+                "traceback": traceback,
+                "result_file": result_file,
+            },
         )
-        if not changed:
+        if run is None:
             return False
-        run = JobRun.objects.select_related("schedule").get(pk=run_id)
         _after_end(run, now=now)
     return True
 
@@ -405,18 +642,59 @@ def jobrun_end_killed_at_hard_limit(*, run_id: int, now: datetime) -> bool:
     return ended
 
 
-def _after_end(run: JobRun, *, now: datetime) -> None:
-    """Bookkeeping when a run left in_progress: counters, retry, the next waiter."""
+def _update_returning(runs: QuerySet[JobRun], values: dict[str, Any]) -> JobRun | None:
+    """`runs.update(**values)` that also answers the one updated row, or None.
+
+    update() answers a count only, and the row is needed at once (the worker
+    executes it, the finish bookkeeping reads it): a second SELECT would add a
+    statement to every run. So Django's own UPDATE compiler writes the statement
+    (values adapted as update() would) and RETURNING reads the row back, with
+    Django's converters; PostgreSQL and SQLite >= 3.35 both support it.
+    """
+    from django.db import connection
+    from django.db.models import sql
+
+    query = cast(sql.UpdateQuery, runs.query.chain(sql.UpdateQuery))
+    query.add_update_values(values)
+    statement, params = query.get_compiler(connection=connection).as_sql()
+    fields = JobRun._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{statement} RETURNING {columns}", params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    converted = []
+    for field, value in zip(fields, row, strict=True):
+        column = field.get_col(JobRun._meta.db_table)
+        converters = list(connection.ops.get_db_converters(column))
+        # Field.get_db_converters is Django's; django-stubs does not list it.
+        converters += field.get_db_converters(connection)  # type: ignore[attr-defined]
+        for converter in converters:
+            value = converter(value, column, connection)
+        converted.append(value)
+    return JobRun.from_db(
+        connection.alias, [field.attname for field in fields], converted
+    )
+
+
+def _after_end(run: JobRun, *, now: datetime, release: bool | None = None) -> None:
+    """Bookkeeping when a run left in_progress: counters, retry, the next waiter.
+
+    The waiting run is looked for only when one said it waits (has_waiter), so a
+    run nobody waited for ends in two statements plus the counters.
+    """
     if run.schedule_id is None:
         return
-    from schedules.models import Schedule
+    from schedules.services import schedule_record_run_end
 
-    Schedule.objects.filter(pk=run.schedule_id).update(
-        last_run_at=run.started_at or now, run_count=F("run_count") + 1
+    schedule_record_run_end(
+        schedule_id=run.schedule_id, started_at=run.started_at or now
     )
     if run.status in (Status.FAILED, Status.TIMED_OUT):
         jobrun_retry(run=run, now=now)
-    _release_waiting(schedule_id=run.schedule_id, now=now)
+    if run.has_waiter if release is None else release:
+        _release_waiting(schedule_id=run.schedule_id, now=now)
 
 
 def _release_waiting(*, schedule_id: int, now: datetime) -> None:
@@ -569,6 +847,11 @@ def jobrun_requeue_stale(
     seconds = older_than
     if seconds is None:
         seconds = settings.JOBRUN_REQUEUE_AFTER_SECONDS
+    if only is None and _runs_backlog() != 0:
+        # Messages still wait in the queue: the stale runs are most likely
+        # among them, and a copy would land behind them anyway. Re-send once
+        # the queue has drained, when a run still queued was really lost.
+        return 0
     cutoff = now - timedelta(seconds=seconds)
     stale = (
         JobRun.objects.filter(status=Status.QUEUED, sent_at__lte=cutoff)
@@ -591,6 +874,32 @@ def jobrun_requeue_stale(
     return count
 
 
+def _runs_backlog() -> int | None:
+    """Messages waiting in the runs queue (None when the broker cannot say).
+
+    A passive declare answers the queue's length on Redis and AMQP alike (kombu
+    counts the list on Redis); a broker that is down re-sends nothing, since
+    nothing could be sent.
+    """
+    from jobruns.tasks import execute_run
+
+    app = execute_run.app
+    queue = app.conf.task_default_queue
+    from amqp.exceptions import ChannelError
+
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            return int(conn.default_channel.queue_declare(queue, passive=True)[1])
+    except ChannelError:
+        # A passive declare of a queue that does not exist (never declared,
+        # or flushed away with its messages): nothing waits in it.
+        return 0
+    except Exception as exc:  # kombu raises many types; all mean "cannot say"
+        logger.warning("cannot read the runs queue: %s", exc)
+        return None
+
+
 def jobrun_reap_lost(*, now: datetime) -> int:
     """End in_progress runs whose worker stopped heart-beating as failed; retry them."""
     cutoff = now - timedelta(seconds=settings.JOBRUN_HEARTBEAT_TIMEOUT_SECONDS)
@@ -610,7 +919,7 @@ def jobrun_reap_lost(*, now: datetime) -> int:
             )
             if changed:
                 run.refresh_from_db()
-                _after_end(run, now=now)
+                _after_end(run, now=now, release=True)
                 count += 1
     if count:
         logger.warning("%d runs ended as failed: worker lost", count)

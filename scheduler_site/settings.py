@@ -187,6 +187,9 @@ JOBRUN_HEARTBEAT_TIMEOUT_SECONDS = env_int(
     "JOBRUN_HEARTBEAT_TIMEOUT_SECONDS", 30, minimum=2
 )
 JOBRUN_REQUEUE_AFTER_SECONDS = env_int("JOBRUN_REQUEUE_AFTER_SECONDS", 60, minimum=1)
+# The reaper runs in the dispatcher (beat) process this often, not as a message
+# on the runs queue, where long runs holding every slot would starve it.
+JOBRUN_REAP_SECONDS = env_int("JOBRUN_REAP_SECONDS", 5, minimum=1)
 JOBRUN_DEFAULT_TIME_LIMIT_SECONDS = env_int(
     "JOBRUN_DEFAULT_TIME_LIMIT_SECONDS", 3600, minimum=1
 )
@@ -286,6 +289,9 @@ CONDUCTOR_TOKEN_RATE = env_str("CONDUCTOR_TOKEN_RATE", "60/minute")
 WORKER_SEEN_WITHIN_SECONDS = env_int("WORKER_SEEN_WITHIN_SECONDS", 60, minimum=5)
 # Touched by every completed dispatch tick; `manage.py beat_alive` reads its age.
 BEAT_ALIVE_FILE = Path(env_str("BEAT_ALIVE_FILE", str(VAR_DIR / "beat.alive")))
+# Each worker's main process records itself this often from its own thread, so
+# a worker whose every slot runs a long job is still seen (/readyz).
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15, minimum=1)
 
 # --- Logging: one line per event, with the run or execution id where there is one
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

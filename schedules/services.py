@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from core.audit import Action, audit_diff, audit_record, audit_snapshot
 from schedules import timing
@@ -36,12 +36,14 @@ if TYPE_CHECKING:
 __all__ = [
     "PreviewFire",
     "SchedulePreview",
+    "schedule_advance_many",
     "schedule_create",
     "schedule_delete",
     "schedule_duplicate",
     "schedule_pause",
     "schedule_pause_all",
     "schedule_preview",
+    "schedule_record_run_end",
     "schedule_resume",
     "schedule_resume_all",
     "schedule_tag_remove",
@@ -143,6 +145,28 @@ def schedule_delete(*, schedule: Schedule, by: User) -> None:
         )
         schedule.delete()
     logger.info("schedule %s deleted by %s", name, _who(by))
+
+
+# --- what the dispatcher and the runs write ------------------------------------------
+def schedule_advance_many(*, next_runs: Mapping[int, datetime | None]) -> int:
+    """Set each schedule's next_run_at (None: finished) in ONE UPDATE; rows changed.
+
+    The dispatcher calls this for a batch whose rows it holds locked (FOR
+    UPDATE), so no edit can have moved them meanwhile. bulk_update writes one
+    `UPDATE ... SET next_run_at = CASE id WHEN ... END WHERE id IN (...)` (per
+    ~500 rows on SQLite) without a savepoint.
+    """
+    if not next_runs:
+        return 0
+    rows = [Schedule(pk=pk, next_run_at=at) for pk, at in next_runs.items()]
+    return Schedule.objects.bulk_update(rows, ["next_run_at"])
+
+
+def schedule_record_run_end(*, schedule_id: int, started_at: datetime) -> None:
+    """Count one more ended run and remember when it started (one UPDATE)."""
+    Schedule.objects.filter(pk=schedule_id).update(
+        last_run_at=started_at, run_count=F("run_count") + 1
+    )
 
 
 # --- pause / resume -------------------------------------------------------------------

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -215,30 +215,34 @@ def conductor_schedule_save(
 
 
 # --- runs -----------------------------------------------------------------------------
-def conductor_run_context(run: JobRun) -> dict[str, Any] | None:
-    """Conductor's input keys for a fire of a schedule saved through this API.
+def conductor_run_context(runs: Sequence[JobRun]) -> dict[int, dict[str, Any]]:
+    """Conductor's input keys for the fires of schedules saved through this API.
 
     Like Conductor's scheduler: `_startedByScheduler` (schedule name),
     `_scheduledTime` (the fire), `_executedTime` (when the scheduler acted),
     `_executionId` (the execution record, here the run id) and `_schedulerCron`.
+    One query for a whole dispatcher batch, none when no run is a fire.
     """
-    if run.schedule_id is None or run.scheduled_for is None:
-        return None
-    detail = (
-        ConductorSchedule.objects.filter(schedule_id=run.schedule_id)
-        .select_related("schedule")
-        .first()
-    )
-    if detail is None:
-        return None
-    schedule = detail.schedule
-    return {
-        "_startedByScheduler": run.schedule_name,
-        "_scheduledTime": to_ms(run.scheduled_for),
-        "_executedTime": to_ms(run.queued_at),
-        "_executionId": str(run.pk),
-        "_schedulerCron": f"{schedule.cron_expression} {schedule.time_zone}",
+    fires = [r for r in runs if r.schedule_id is not None and r.scheduled_for]
+    if not fires:
+        return {}
+    crons = {
+        schedule_id: f"{cron} {zone}"
+        for schedule_id, cron, zone in ConductorSchedule.objects.filter(
+            schedule_id__in={run.schedule_id for run in fires}
+        ).values_list("schedule_id", "schedule__cron_expression", "schedule__time_zone")
     }
+    added: dict[int, dict[str, Any]] = {}
+    for run in fires:
+        if run.schedule_id in crons and run.scheduled_for is not None:
+            added[run.pk] = {
+                "_startedByScheduler": run.schedule_name,
+                "_scheduledTime": to_ms(run.scheduled_for),
+                "_executedTime": to_ms(run.queued_at),
+                "_executionId": str(run.pk),
+                "_schedulerCron": crons[run.schedule_id],
+            }
+    return added
 
 
 def conductor_requeue(*, now: datetime) -> tuple[int, list[str]]:

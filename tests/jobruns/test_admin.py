@@ -77,3 +77,36 @@ def test_the_cancel_action_reports_how_many_runs_it_cancelled(
     assert "Cancelled 1 run(s)." in response.content.decode()
     queued.refresh_from_db()
     assert queued.status == JobRun.Status.CANCELLED
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.django_db
+def test_the_unfiltered_run_list_counts_from_statistics_and_a_filtered_one_exactly(
+    client: Client, superuser: Any, report_run: JobRun, monkeypatch: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobruns.admin import EstimatedCountPaginator
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobruns_jobrun")  # reltuples known, as autovacuum does
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_FROM", 1)
+    client.login(username=superuser.username, password=PASSWORD)
+    url = reverse("admin:jobruns_jobrun_changelist")
+
+    with CaptureQueriesContext(connection) as unfiltered:
+        assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as filtered:
+        assert client.get(url, {"status__exact": "succeeded"}).status_code == 200
+
+    def counts(queries: Any) -> list[str]:
+        return [
+            q["sql"]
+            for q in queries.captured_queries
+            if 'FROM "jobruns_jobrun"' in q["sql"] and "COUNT(" in q["sql"]
+        ]
+
+    assert counts(unfiltered) == []
+    assert any("reltuples" in q["sql"] for q in unfiltered.captured_queries)
+    assert len(counts(filtered)) == 1

@@ -276,3 +276,108 @@ def test_a_schedule_whose_service_is_gone_records_a_failed_run(
     [run] = _runs(schedule)
     assert run.status == Status.FAILED
     assert "gone.service" in run.error
+
+
+def _due_many(count: int, *, at: Any = NOON, **fields: Any) -> list[Schedule]:
+    """`count` interval schedules due at `at`, made in one INSERT (setup only)."""
+    first = Schedule.objects.count()
+    return Schedule.objects.bulk_create(
+        Schedule(
+            name=f"bulk-{first + i}",
+            kind="interval",
+            interval_seconds=10,
+            start_at=NOON,
+            target="core.echo",
+            next_run_at=at,
+            **fields,
+        )
+        for i in range(count)
+    )
+
+
+def _statements_of_one_batch(count: int, now: Any) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _due_many(count, at=now)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch_due(now=now, batch_size=500) == count
+    # Not the test transaction's own savepoints (the dispatcher makes none).
+    control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN")
+    return sum(
+        not query["sql"].startswith(control) for query in queries.captured_queries
+    )
+
+
+@pytest.mark.django_db
+def test_a_batch_of_200_due_schedules_costs_the_statements_of_a_batch_of_10() -> None:
+    # The first ten have moved on to NOON + 10 s when the 200 are taken.
+    small = _statements_of_one_batch(10, NOON)
+    large = _statements_of_one_batch(200, NOON)
+
+    # Lock the batch, read its in-progress runs, insert the runs, ask Conductor
+    # for its context, advance next_run_at.
+    assert small == large == 5
+
+
+@pytest.mark.django_db
+def test_overlap_policies_of_a_batch_are_judged_with_one_read_of_active_runs(
+    make_schedule: MakeSchedule,
+) -> None:
+    skip = _due_at(make_schedule(overlap_policy="skip"), NOON)
+    queue_one = _due_at(make_schedule(overlap_policy="queue_one"), NOON)
+    capped = _due_at(make_schedule(overlap_policy="allow", max_parallel=1), NOON)
+    for schedule in (skip, queue_one, capped):
+        running = jobrun_enqueue(schedule=schedule, trigger="manual", now=NOON)
+        jobrun_claim(run_id=running.pk, worker="w", now=NOON)
+
+    assert dispatch_due(now=NOON) == 1
+
+    fired = {
+        run.schedule_id: (run.status, run.skip_reason)
+        for run in JobRun.objects.filter(trigger="scheduled")
+    }
+    assert fired == {
+        skip.pk: (Status.SKIPPED, "overlap"),
+        queue_one.pk: (Status.QUEUED, ""),
+        capped.pk: (Status.SKIPPED, "overlap"),
+    }
+
+
+@pytest.mark.django_db
+def test_the_runs_of_a_batch_are_sent_after_commit_on_one_producer(
+    sent: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    _due_many(5, overlap_policy="allow")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert dispatch_due(now=NOON) == 5
+        assert sent.call_count == 0  # nothing leaves before the commit
+    [publish] = callbacks
+    with mock.patch(
+        "jobruns.tasks.execute_run.app.producer_or_acquire"
+    ) as producer_or_acquire:
+        publish()
+
+    producer = producer_or_acquire.return_value.__enter__.return_value
+    assert producer_or_acquire.call_count == 1
+    assert [call.kwargs["producer"] for call in sent.call_args_list] == [producer] * 5
+    run_ids = sorted(call.kwargs["args"][0] for call in sent.call_args_list)
+    assert run_ids == sorted(JobRun.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_fire_is_judged_late_against_the_clock_when_its_batch_is_taken() -> None:
+    from django.utils import timezone
+
+    # The tick started 10 minutes ago (say, earlier batches took that long):
+    # the fire is due by the tick's start but late by the time it is taken.
+    tick_start = timezone.now() - timedelta(minutes=10)
+    [schedule] = _due_many(
+        1, at=tick_start, missed_policy="skip", catchup_window_seconds=3600
+    )
+
+    assert dispatch_due(now=tick_start) == 0
+
+    [skipped] = _runs(schedule)
+    assert (skipped.status, skipped.skip_reason) == (Status.SKIPPED, "missed")

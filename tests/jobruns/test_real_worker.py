@@ -318,3 +318,80 @@ def test_a_running_run_is_cancelled_by_revoke_and_a_slow_one_times_out(
     # The revoked task's process is gone: its run never turns succeeded.
     _wait_for(lambda: "Terminating" in celery_worker.log(), 10, "the revoke")
     assert _status(running) == Status.CANCELLED
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.requires_redis
+@pytest.mark.requires_worker
+@pytest.mark.django_db(transaction=True)
+def test_with_every_slot_busy_a_killed_workers_runs_are_found_lost_in_time(
+    start_worker: Any, settings: Any, dispatcher: Callable[[], None]
+) -> None:
+    from core.models import WorkerHeartbeat
+
+    timeout = 3
+    settings.JOBRUN_HEARTBEAT_TIMEOUT_SECONDS = timeout
+    settings.JOBRUN_REAP_SECONDS = 1
+    worker = start_worker(
+        concurrency=2, extra_env={**FAST_HEARTBEAT, "WORKER_HEARTBEAT_SECONDS": "1"}
+    )
+    runs = [
+        jobrun_enqueue(
+            service="core.sleep",
+            input_override={"seconds": 600},
+            trigger="api",
+            now=timezone.now(),
+        )
+        for _ in range(2)
+    ]
+    _wait_for(
+        lambda: all(_status(run) == Status.IN_PROGRESS for run in runs),
+        30,
+        "both slots to run a long run",
+    )
+    busy_since = timezone.now()
+    _wait_for(
+        lambda: WorkerHeartbeat.objects.filter(
+            hostname=worker.hostname, seen_at__gt=busy_since
+        ).exists(),
+        10,
+        "the worker's own heartbeat while every slot is busy",
+    )
+    dispatcher()  # the reaper runs in the dispatcher's loop, as inside beat
+
+    worker.kill()
+    killed_at = time.monotonic()
+    _wait_for(
+        lambda: all(_status(run) == Status.FAILED for run in runs),
+        timeout + 10,
+        "the reaper in the dispatcher to find both runs lost",
+    )
+
+    assert time.monotonic() - killed_at < timeout + 10
+    for run in runs:
+        run.refresh_from_db()
+        assert run.error.startswith("worker lost"), run.error
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.requires_redis
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_re_sends_only_runs_whose_message_the_broker_lost() -> None:
+    app = execute_run.app
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    waiting = [
+        jobrun_enqueue(service="core.echo", trigger="api", now=timezone.now())
+        for _ in range(3)
+    ]
+    # No worker: the three messages wait in the queue, their runs look stale.
+    long_ago = timezone.now() - timedelta(hours=1)
+    JobRun.objects.filter(pk__in=[r.pk for r in waiting]).update(sent_at=long_ago)
+
+    assert jobrun_requeue_stale(now=timezone.now()) == 0, "a backlog is not a loss"
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)  # lost
+    assert jobrun_requeue_stale(now=timezone.now()) == 3
+    with app.connection_for_write() as conn:
+        assert conn.default_channel.queue_purge(app.conf.task_default_queue) == 3

@@ -101,7 +101,9 @@ def test_only_one_of_two_claims_of_a_run_wins(
     first = jobrun_claim(run_id=run.pk, worker="w1", now=NOON)
     second = jobrun_claim(run_id=run.pk, worker="w2", now=NOON)
 
-    assert (first, second) == (True, False)
+    assert first is not None
+    assert first.pk == run.pk
+    assert second is None
     run.refresh_from_db()
     assert (run.status, run.worker, run.started_at) == (Status.IN_PROGRESS, "w1", NOON)
 
@@ -271,9 +273,12 @@ def test_run_now_is_refused_while_a_skip_schedule_is_busy(
 
 @pytest.mark.django_db
 def test_requeue_resends_only_runs_whose_message_is_older_than_the_limit(
-    make_schedule: MakeSchedule, sent: Any, settings: Any
+    make_schedule: MakeSchedule, sent: Any, settings: Any, monkeypatch: Any
 ) -> None:
     settings.JOBRUN_REQUEUE_AFTER_SECONDS = 30
+    # An empty broker queue: whatever is stale was lost (see test_real_worker
+    # for the backlog that must not be re-sent).
+    monkeypatch.setattr("jobruns.services._runs_backlog", lambda: 0)
     old = _queued(make_schedule, sent, overlap_policy="allow")
     fresh = jobrun_enqueue(
         schedule=old.schedule, trigger="manual", now=NOON + timedelta(seconds=20)
@@ -344,3 +349,79 @@ def test_prune_by_age_spares_runs_still_active(
 
     assert jobrun_prune(now=NOON + timedelta(days=8)) == 1
     assert list(JobRun.objects.values_list("pk", flat=True)) == [active.pk]
+
+
+def _statements(queries: Any) -> list[str]:
+    control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN")
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if not query["sql"].startswith(control)
+    ]
+
+
+@pytest.mark.django_db
+def test_a_quick_run_of_a_schedule_costs_three_statements_on_the_worker(
+    make_schedule: MakeSchedule, sent: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run = _queued(make_schedule, sent)  # core.echo: logs a line, returns
+
+    with CaptureQueriesContext(connection) as queries:
+        assert jobrun_execute(run_id=run.pk, worker="w") == Status.SUCCEEDED
+
+    claim, finish, counters = _statements(queries)
+    assert claim.startswith("UPDATE")
+    assert "RETURNING" in claim
+    assert finish.startswith("UPDATE")
+    assert "RETURNING" in finish
+    assert counters.startswith('UPDATE "schedules_schedule"')
+    run.refresh_from_db()
+    assert (run.status, run.worker) == (Status.SUCCEEDED, "w")
+    assert run.schedule.run_count == 1
+
+
+@pytest.mark.django_db
+def test_the_end_of_a_run_a_claim_waited_for_re_sends_the_waiting_run(
+    make_schedule: MakeSchedule, sent: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    schedule = make_schedule(overlap_policy="queue_one")
+    first = jobrun_enqueue(schedule=schedule, trigger="manual", now=NOON)
+    jobrun_claim(run_id=first.pk, worker="w", now=NOON)
+    waiting = jobrun_enqueue(schedule=schedule, trigger="manual", now=NOON)
+    assert jobrun_claim(run_id=waiting.pk, worker="w", now=NOON) is None
+    sent.reset_mock()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobrun_finish(run_id=first.pk, status=Status.SUCCEEDED, now=NOON)
+
+    [call] = sent.call_args_list
+    assert call.kwargs["args"] == [waiting.pk]
+
+
+@pytest.mark.django_db
+def test_a_claim_that_finds_the_running_run_just_ended_claims_at_once(
+    make_schedule: MakeSchedule, sent: Any
+) -> None:
+    schedule = make_schedule(overlap_policy="queue_one")
+    first = jobrun_enqueue(schedule=schedule, trigger="manual", now=NOON)
+    jobrun_claim(run_id=first.pk, worker="w", now=NOON)
+    waiting = jobrun_enqueue(schedule=schedule, trigger="manual", now=NOON)
+    from jobruns import services
+
+    real_wait = services._wait_behind_running
+
+    def finish_first_then_wait(run_id: int) -> bool:
+        # The running run ends between the failed claim and the mark.
+        JobRun.objects.filter(pk=first.pk).update(status=Status.SUCCEEDED)
+        return real_wait(run_id)
+
+    with mock.patch(
+        "jobruns.services._wait_behind_running", side_effect=finish_first_then_wait
+    ):
+        claimed = jobrun_claim(run_id=waiting.pk, worker="w", now=NOON)
+
+    assert claimed is not None
+    assert claimed.pk == waiting.pk
