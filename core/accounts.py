@@ -5,20 +5,21 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.models import ApiToken, UserProfile
+from core.zones import civil_zone_names
 
 TOKEN_PREFIX = "sch_"  # noqa: S105  (a public marker, not a secret)
 
 
 def validate_time_zone(name: str) -> str:
     """An IANA zone name, or a ValidationError that names the bad value."""
-    if name not in available_timezones() and name != "UTC":
+    if name not in civil_zone_names():
         raise ValidationError({"time_zone": [f"unknown time zone {name!r}"]})
     try:
         ZoneInfo(name)
@@ -38,6 +39,14 @@ def profile_set_time_zone(*, user: AbstractBaseUser, time_zone: str) -> UserProf
     profile = profile_get(user=user)
     profile.time_zone = time_zone
     profile.save(update_fields=["time_zone"])
+    return profile
+
+
+def profile_set_clock(*, user: AbstractBaseUser, hour12: bool) -> UserProfile:
+    """Store whether the user reads times on a 12-hour clock."""
+    profile = profile_get(user=user)
+    profile.hour12 = hour12
+    profile.save(update_fields=["hour12"])
     return profile
 
 

@@ -37,6 +37,10 @@ class UserProfile(models.Model):
         help_text="IANA name, e.g. Europe/Berlin. Dates in the admin are shown "
         "and entered in this zone.",
     )
+    hour12 = models.BooleanField(
+        default=False,
+        help_text="Show times on a 12-hour clock (AM/PM) instead of 24 hours.",
+    )
 
     def __str__(self) -> str:
         return f"{self.user} ({self.time_zone})"

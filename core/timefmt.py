@@ -49,3 +49,8 @@ def _span(seconds: int) -> str:
     if hours < 48:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{hours // 24} d"
+
+
+def format_span(span: timedelta) -> str:
+    """A duration as people read it: '12 s', '3 min', '2 h 5 min', '3 d'."""
+    return _span(max(0, int(span.total_seconds())))

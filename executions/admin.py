@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from core.admin import AuditHistoryMixin
+from core.admin import AuditHistoryMixin, instant_field, json_block, key_values
 from executions.components import all_components, component_exists, get_component
 from executions.models import Credential, Execution
 from executions.services import (
@@ -71,19 +71,29 @@ def _credential_form(component: str, *, adding: bool) -> type[forms.ModelForm]:
 
 @admin.register(Credential)
 class CredentialAdmin(AuditHistoryMixin, admin.ModelAdmin):
-    list_display = ["name", "component", "last_verified_at", "verified"]
+    list_display = ["name", "component", "verified_shown", "verified"]
     list_filter = ["component"]
     search_fields = ["name"]
-    readonly_fields = ["masked", "last_verification", "last_verified_at"]
+    readonly_fields = [
+        "masked", "verification", "verified_shown", "created_shown", "updated_shown",
+    ]  # fmt: skip
     change_form_template = "admin/executions/credential/change_form.html"
+    verified_shown = instant_field("last_verified_at", "last verified")
+    created_shown = instant_field("created_at", "created")
+    updated_shown = instant_field("updated_at", "updated")
 
     @admin.display(boolean=True)
     def verified(self, obj: Credential) -> bool | None:
         return (obj.last_verification or {}).get("verified")
 
     @admin.display(description="Stored fields")
-    def masked(self, obj: Credential) -> dict[str, Any]:
-        return credential_masked_fields(obj)
+    def masked(self, obj: Credential) -> Any:
+        """Each stored field as the API shows it: secrets as ••••••1234 or "set"."""
+        return key_values(credential_masked_fields(obj))
+
+    @admin.display(description="Last verification")
+    def verification(self, obj: Credential) -> Any:
+        return json_block(obj.last_verification)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         form = self.get_form(request, obj)
@@ -218,12 +228,31 @@ class CredentialAdmin(AuditHistoryMixin, admin.ModelAdmin):
 class ExecutionAdmin(admin.ModelAdmin):
     list_display = [
         "id", "component", "method_name", "status", "requested_via", "requested_by",
-        "created_at", "finished_at",
+        "created_shown", "finished_shown",
     ]  # fmt: skip
     list_filter = ["status", "component", "method", "requested_via"]
     date_hierarchy = "created_at"
-    exclude = ["secret_fields_encrypted"]
     list_select_related = ["requested_by"]
+    # The inline secret fields (secret_fields_encrypted) are never shown.
+    fields = readonly_fields = (
+        "id", "component", "method", "model_method", "module", "credential",
+        "status", "config_shown", "result_shown", "error", "time_limit_seconds",
+        "worker", "requested_by", "requested_via", "created_shown",
+        "dispatched_shown", "started_shown", "finished_shown", "expires_shown",
+    )  # fmt: skip
+    created_shown = instant_field("created_at", "created")
+    dispatched_shown = instant_field("dispatched_at", "dispatched")
+    started_shown = instant_field("started_at", "started")
+    finished_shown = instant_field("finished_at", "finished")
+    expires_shown = instant_field("expires_at", "expires")
+
+    @admin.display(description="config")
+    def config_shown(self, execution: Execution) -> Any:
+        return json_block(execution.config)
+
+    @admin.display(description="result")
+    def result_shown(self, execution: Execution) -> Any:
+        return json_block(execution.result)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

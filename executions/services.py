@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from core.audit import Action, audit_record
 from core.logging import log_context
+from core.messaging import publish_on_commit
 from core.timelimits import soft_time_limit
 from executions import crypto
 from executions.components import (
@@ -347,7 +348,11 @@ def execution_create(
             now=now,
         )
     if dispatch:
-        transaction.on_commit(functools.partial(_send, execution.pk, limit))
+        # A broker fault leaves it pending; execution_reap sends it again.
+        publish_on_commit(
+            functools.partial(_send, execution.pk, limit),
+            what=f"execution {execution.pk}",
+        )
     return execution
 
 
@@ -534,6 +539,19 @@ def _end_if_owner_died(execution_id: Any, worker: str) -> None:
         logger.warning("execution %s: its worker process died", execution_id)
     except PermissionError:
         return
+
+
+def execution_take_result(*, execution_id: Any, now: datetime) -> bool:
+    """Mark a finished execution's result as read; True for exactly one caller.
+
+    elastic.io's v1 result endpoint hands a result out once; the conditional
+    UPDATE makes two concurrent reads give it to one of them only.
+    """
+    return bool(
+        Execution.objects.filter(
+            pk=execution_id, result_read_at=None, finished_at__isnull=False
+        ).update(result_read_at=now)
+    )
 
 
 # --- Executions: housekeeping ------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -79,3 +80,30 @@ def all_services() -> list[type[Service]]:
     """Every registered service, sorted by name."""
     autodiscover()
     return [_services[name] for name in sorted(_services)]
+
+
+def service_as_dict(service: type[Service]) -> dict[str, Any]:
+    schema = service.input_schema
+    properties = (schema or {}).get("properties") or {}
+    required = set((schema or {}).get("required") or [])
+    return {
+        "name": service.name,
+        "description": service.description,
+        "input_schema": schema,
+        "fields": [
+            {
+                "name": name,
+                "type": str(spec.get("type", "")) if isinstance(spec, dict) else "",
+                "required": name in required,
+                "description": str(spec.get("description", ""))
+                if isinstance(spec, dict)
+                else "",
+            }
+            for name, spec in properties.items()
+        ],
+    }
+
+
+def service_catalogue() -> list[dict[str, Any]]:
+    """Every registered service described (name, description, schema, fields)."""
+    return [service_as_dict(service) for service in all_services()]

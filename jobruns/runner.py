@@ -71,7 +71,7 @@ def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None
     run_logger = logging.Logger(f"jobruns.run.{run.pk}")  # noqa: LOG001
     run_logger.parent = RUN_LOGGER
     run_logger.addHandler(handler)
-    with log_context(run=run.pk), _heartbeat(run.pk):
+    with log_context(run=run.pk), _heartbeat(run.pk, handler):
         logger.info("run %s started: %s (attempt %s)", run.pk, run.service, run.attempt)
         outcome, service = _call(run, run_logger, in_process=in_process)
     stored = _store_result(run, service)
@@ -191,21 +191,28 @@ def _store_result(run: JobRun, service: Service | None) -> str:
 
 
 @contextlib.contextmanager
-def _heartbeat(run_id: int) -> Iterator[None]:
+def _heartbeat(run_id: int, handler: CappedLogHandler) -> Iterator[None]:
     """Touch heartbeat_at every few seconds while the service runs.
 
     A thread, not the task: the service may block for minutes in one call, and
-    the reaper must still tell a slow run from a dead worker.
+    the reaper must still tell a slow run from a dead worker. Each beat also
+    saves the log so far: a service killed at the hard time limit (or with its
+    worker) keeps every line up to its last heartbeat.
     """
     stop = threading.Event()
     every = settings.JOBRUN_HEARTBEAT_SECONDS
 
     def beat() -> None:
+        saved = 0
         try:
             while not stop.wait(every):
+                changes: dict[str, Any] = {"heartbeat_at": timezone.now()}
+                if handler.size != saved:
+                    saved = handler.size
+                    changes["log"] = handler.text()
                 try:
                     JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS).update(
-                        heartbeat_at=timezone.now()
+                        **changes
                     )
                 except (DatabaseError, InterfaceError):
                     logger.warning("heartbeat of run %s not written", run_id)

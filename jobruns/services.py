@@ -22,6 +22,7 @@ from django.db.models import F, Max, Q
 
 from core.audit import Action, audit_record
 from core.codes import NOT_RETRYABLE, RUN_IN_PROGRESS
+from core.messaging import publish_on_commit
 from core.text import nul_problem
 from jobruns.models import JobRun
 from jobruns.registry import get_service, service_exists
@@ -39,8 +40,8 @@ Trigger = JobRun.Trigger
 # Triggers a person asked for: an overlap refusal is an error they should see,
 # not a silent "skipped" row (OpenSpecimen answers 400 here, see specs/README).
 ASKED_FOR = (Trigger.MANUAL, Trigger.API, Trigger.CLI)
-# Seconds between the soft time limit (run ends timed_out) and the hard kill.
-HARD_LIMIT_GRACE_SECONDS = 30
+# Seconds between the soft time limit (run ends timed_out) and the hard kill:
+# settings.JOBRUN_HARD_LIMIT_GRACE_SECONDS (30 by default).
 EXCLUSIVE_POLICIES = ("skip", "queue_one", "replace")
 BATCH = 500
 
@@ -239,6 +240,12 @@ def input_problem(service: str, payload: dict[str, Any]) -> str | None:
     return f"{where}: {error.message}" if where else error.message
 
 
+def target_input_problem(service: str, payload: dict[str, Any]) -> str | None:
+    """Like `input_problem`, but None for a name the registry does not know
+    (the caller reports an unknown target on its own)."""
+    return input_problem(service, payload) if service_exists(service) else None
+
+
 def _time_limit(schedule: Schedule | None) -> int:
     if schedule is not None and schedule.time_limit_seconds:
         return schedule.time_limit_seconds
@@ -311,10 +318,12 @@ def _send_on_commit(run: JobRun, *, now: datetime, countdown: float = 0) -> None
             task_id=task_id,
             countdown=countdown or None,
             soft_time_limit=limit,
-            time_limit=limit + HARD_LIMIT_GRACE_SECONDS,
+            time_limit=limit + settings.JOBRUN_HARD_LIMIT_GRACE_SECONDS,
         )
 
-    transaction.on_commit(send)
+    # The run stays queued with its sent_at if the broker is down: the reaper
+    # (jobrun_requeue_stale) sends it again, so the caller still answers 202.
+    publish_on_commit(send, what=f"run {run_id}")
 
 
 # --- the lifecycle -----------------------------------------------------------------
@@ -363,6 +372,37 @@ def jobrun_finish(
         run = JobRun.objects.select_related("schedule").get(pk=run_id)
         _after_end(run, now=now)
     return True
+
+
+def jobrun_end_killed_at_hard_limit(*, run_id: int, now: datetime) -> bool:
+    """End a run whose process the hard time limit killed as timed_out, log kept.
+
+    The service ignored the soft limit (SoftTimeLimitExceeded) and was killed
+    by the worker's parent process, so nothing in the child recorded the end.
+    The log lines the heartbeat flushed to the row are kept and a last line says
+    what happened. False when the run had already ended.
+    """
+    run = JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS).first()
+    if run is None:
+        return False
+    soft = run.time_limit_seconds
+    hard = soft + settings.JOBRUN_HARD_LIMIT_GRACE_SECONDS
+    message = (
+        f"time limit of {soft} s exceeded; the service ignored it and was "
+        f"killed at the hard limit of {hard} s"
+    )
+    log = f"{run.log}\n{message}" if run.log else message
+    ended = jobrun_finish(
+        run_id=run_id,
+        status=Status.TIMED_OUT,
+        now=now,
+        log=log,
+        error=message,
+        output=run.output,
+    )
+    if ended:
+        logger.warning("run %s killed at the hard time limit (%s s)", run_id, hard)
+    return ended
 
 
 def _after_end(run: JobRun, *, now: datetime) -> None:
@@ -421,8 +461,9 @@ def _revoke_on_commit(task_id: str) -> None:
 
     # terminate=True kills the pool process running it; the run is already
     # cancelled in the database, so whatever the worker does next is a no-op.
-    transaction.on_commit(
-        lambda: app.control.revoke(task_id, terminate=True, signal="SIGTERM")
+    publish_on_commit(
+        lambda: app.control.revoke(task_id, terminate=True, signal="SIGTERM"),
+        what=f"revoke of task {task_id}",
     )
 
 

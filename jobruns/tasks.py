@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import TimeLimitExceeded
+from django.db import DatabaseError
 from django.utils import timezone
 
 from jobruns.services import (
+    jobrun_end_killed_at_hard_limit,
     jobrun_execute,
     jobrun_prune,
     jobrun_reap_lost,
@@ -22,8 +25,24 @@ logger = logging.getLogger(__name__)
 # on the broker; the redelivery finds the run no longer queued and does nothing,
 # and the reaper ends the run as "worker lost" (and retries it) from the database.
 # The soft and hard time limits are set per message by jobrun_enqueue.
+class ExecuteRunTask(Task):
+    def on_failure(
+        self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        # Called in the worker's parent process when the hard time limit killed
+        # the child: nothing in the child could record the end, so do it here
+        # (the reaper would otherwise call it "worker lost" much later).
+        if not isinstance(exc, TimeLimitExceeded) or not args:
+            return
+        try:
+            jobrun_end_killed_at_hard_limit(run_id=args[0], now=timezone.now())
+        except DatabaseError:
+            logger.exception("run %s: could not record the hard time limit", args[0])
+
+
 @shared_task(
     name="jobruns.execute_run",
+    base=ExecuteRunTask,
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,

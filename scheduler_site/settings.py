@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "scheduler_site.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.api.errors.BodyLimitMiddleware",
+    "core.api.errors.DatabaseUnavailableMiddleware",
+    "core.api.errors.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -188,6 +190,10 @@ JOBRUN_REQUEUE_AFTER_SECONDS = env_int("JOBRUN_REQUEUE_AFTER_SECONDS", 60, minim
 JOBRUN_DEFAULT_TIME_LIMIT_SECONDS = env_int(
     "JOBRUN_DEFAULT_TIME_LIMIT_SECONDS", 3600, minimum=1
 )
+# Seconds a run may go on after its soft time limit before the worker kills it.
+JOBRUN_HARD_LIMIT_GRACE_SECONDS = env_int(
+    "JOBRUN_HARD_LIMIT_GRACE_SECONDS", 30, minimum=1
+)
 JOBRUN_LOG_MAX_BYTES = env_int("JOBRUN_LOG_MAX_BYTES", 65_536, minimum=1024)
 JOBRUN_KEEP_ADHOC_DAYS = env_int("JOBRUN_KEEP_ADHOC_DAYS", 30, minimum=1)
 # A fire dispatched later than this after its instant counts as missed.
@@ -210,12 +216,12 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "core.api.errors.problem_exception_handler",
     # The native API speaks JSON; a view that must read forms says so itself.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasActionPermission"],
     "DEFAULT_SCHEMA_CLASS": "core.api.openapi.ProblemDetailsAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
 # Sign-in endpoints (token creation, the compatible logins) per client; the

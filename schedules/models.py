@@ -25,6 +25,9 @@ name_validator = RegexValidator(
     "for example 'nightly-report.v2'",
 )
 PRIORITY_MAX = 99
+# Retries per failed run: a billion would retry for ever; a hundred is already
+# more than any flaky target deserves.
+MAX_RETRIES = 100
 
 
 class Schedule(models.Model):

@@ -38,6 +38,7 @@ __all__ = [
     "SchedulePreview",
     "schedule_create",
     "schedule_delete",
+    "schedule_duplicate",
     "schedule_pause",
     "schedule_pause_all",
     "schedule_preview",
@@ -291,6 +292,7 @@ def schedule_tags_replace(
     """Replace all tags with `tags` ({key: value} or [{key, value}]); return them."""
     cleaned = tags_from_input(tags)
     with transaction.atomic():
+        _lock(schedule)
         before = _tags_of(schedule)
         _replace_tags(schedule, cleaned)
         _touch(schedule, by=by, now=now)
@@ -315,7 +317,19 @@ def schedule_tag_remove(
     return bool(removed)
 
 
+def _lock(schedule: Schedule) -> None:
+    """Hold the schedule's row until commit.
+
+    Replacing tags is delete-then-insert: two replaces at once both delete
+    (neither sees the other's uncommitted rows) and both insert, and the second
+    commit breaks UNIQUE(schedule, key) with a 500. Holding the row serialises
+    them (the dispatcher skips locked rows, so it never waits on this).
+    """
+    Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
+
+
 def _replace_tags(schedule: Schedule, tags: Mapping[str, str]) -> None:
+    _lock(schedule)  # callers inside a transaction; see _lock
     ScheduleTag.objects.filter(schedule=schedule).delete()
     ScheduleTag.objects.bulk_create(
         ScheduleTag(schedule=schedule, key=key, value=value)
@@ -340,6 +354,9 @@ class PreviewFire:
             "utc": self.utc.isoformat(),
             "schedule_zone": self.schedule_zone.isoformat(),
             "viewer_zone": self.viewer_zone.isoformat(),
+            # Offsets alone do not name a zone; pages show the abbreviation.
+            "schedule_zone_abbreviation": self.schedule_zone.strftime("%Z"),
+            "viewer_zone_abbreviation": self.viewer_zone.strftime("%Z"),
             "dst": self.dst,
         }
 
@@ -513,3 +530,26 @@ def _user(by: User) -> Any:
 def _who(by: User) -> str:
     user = _user(by)
     return "system" if user is None else str(user)
+
+
+# --- duplicate ------------------------------------------------------------------------
+def schedule_duplicate(
+    *, schedule: Schedule, by: User, name: str, now: datetime
+) -> Schedule:
+    """A paused copy of `schedule` (definition and tags) under the new `name`.
+
+    Paused, so a copy never fires twice what the original already fires; the
+    operator edits it and resumes it when it is ready.
+    """
+    data: dict[str, Any] = {
+        field: getattr(schedule, field) for field in DEFINITION_FIELDS
+    }
+    data.update(
+        name=name,
+        tags=_tags_of(schedule),
+        is_paused=True,
+        paused_reason=f"copy of {schedule.name}; resume when ready",
+    )
+    # allow_past: a copy of a one-time schedule whose time has passed is still
+    # a useful starting point; it is paused and gets a new time before it runs.
+    return schedule_create(data=data, by=by, now=now, allow_past=True)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from django.core.exceptions import ValidationError
 
+from core import jsondepth
 from schedules.models import Schedule
 from schedules.validation import INTERVAL_PARTS, tags_from_input
 
@@ -61,7 +62,12 @@ def dump(records: Iterable[dict[str, Any]], fmt: str) -> str:
 def load(text: str, fmt: str) -> list[dict[str, Any]]:
     """Parse a file of records; ValueError with a sentence when it is not one."""
     try:
-        data = yaml.safe_load(text) if fmt == "yaml" else json.loads(text)
+        data = yaml.safe_load(text) if fmt == "yaml" else jsondepth.loads(text)
+        jsondepth.check_depth(data)
+    except jsondepth.TooDeep as error:
+        raise ValueError(f"the file is not accepted: {error}") from None
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise ValueError(jsondepth.too_deep_message()) from None
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise ValueError(f"the file is not valid {fmt.upper()}: {error}") from None
     if isinstance(data, dict) and "schedules" in data:

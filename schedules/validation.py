@@ -11,18 +11,20 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 
 from core.codes import NAME_TAKEN
 from core.text import nul_problem
+from core.zones import civil_zone_names
 from schedules import timing
-from schedules.models import PRIORITY_MAX, Schedule
+from schedules.models import MAX_RETRIES, PRIORITY_MAX, Schedule
 
 # What a caller may set. Bookkeeping (next_run_at, run_count, created_*...) is
 # computed by services and never taken from input.
@@ -95,7 +97,7 @@ def schedule_validate_definition(
     _clear_other_kinds(candidate)
     _check_timing(candidate, data, errors, now=now, allow_past=allow_past)
     if not timing_only:
-        _check_target(candidate, errors)
+        _check_target(candidate, data, errors)
         _check_payload(candidate, errors)
         _check_name_free(candidate, errors)
         if "tags" in data:
@@ -133,6 +135,9 @@ def tags_from_input(value: Any, errors: Errors | None = None) -> dict[str, str]:
 def _tag_problem(key: Any, value: Any) -> str | None:
     if not isinstance(key, str) or not key.strip():
         return f"every tag needs a non-empty text key, got {key!r}"
+    nul = nul_problem(key, "a tag key") or nul_problem(value, f"tag {key!r}")
+    if nul:
+        return nul
     if len(key.strip()) > _TAG_KEY_MAX:
         return f"tag key {key[:20]!r}... is longer than {_TAG_KEY_MAX} characters"
     if value is not None and not isinstance(value, str | int | float | bool):
@@ -178,7 +183,7 @@ def _check_zone(candidate: Schedule, errors: Errors) -> ZoneInfo | None:
 
 @cache
 def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
+    return tuple(sorted(civil_zone_names()))
 
 
 def _zone_hint(name: object) -> str:
@@ -292,7 +297,10 @@ def _detect_dialect(candidate: Schedule, data: Mapping[str, Any]) -> None:
     """The dialect is recorded from detection unless the caller named one."""
     if "cron_expression" in data and not data.get("cron_dialect"):
         candidate.cron_dialect = ""
-    candidate.cron_expression = " ".join(candidate.cron_expression.split())
+    if candidate.cron_expression.isascii():
+        # Only ASCII spaces are tidied: another script's space is left for the
+        # parser to refuse by name, not silently turned into a field separator.
+        candidate.cron_expression = " ".join(candidate.cron_expression.split())
     if not candidate.cron_dialect:
         try:
             parsed = timing.CronExpression.parse(candidate.cron_expression)
@@ -348,7 +356,7 @@ def _check_run_at(
         )
 
 
-def _check_target(candidate: Schedule, errors: Errors) -> None:
+def _check_target(candidate: Schedule, data: Mapping[str, Any], errors: Errors) -> None:
     if "target" in errors:
         return
     target = candidate.target.strip()
@@ -370,31 +378,69 @@ def _check_target(candidate: Schedule, errors: Errors) -> None:
             f"no service or component action is registered as {target!r}"
             + _known_services_hint(target)
         )
+        return
+    # A new schedule, or an edit that touches what runs: its input must pass
+    # the target's input_schema now, or every fire would fail "refused". An
+    # edit of something else (a description) does not trip over a row saved
+    # before this check existed.
+    touched = candidate.pk is None or bool({"target", "input"} & set(data))
+    if touched and "input" not in errors and isinstance(candidate.input, dict):
+        problem = target_input_problem(target, candidate.input)
+        if problem:
+            errors.setdefault("input", []).append(
+                f"the input does not fit {target}'s input schema: {problem}"
+            )
+
+
+# --- what targets exist: asked of the app that runs them ------------------------------
+@dataclass(frozen=True)
+class TargetValidator:
+    """What the app that runs targets knows about them.
+
+    Schedules sit below jobruns (jobruns imports schedules, never the other
+    way round), yet saving a schedule must know whether its target exists and
+    whether its input fits the target's schema. So jobruns hands these in at
+    `AppConfig.ready()` through `register_target_validator`, as it does with
+    `register_run_input_context`; without it (schedules used alone) any
+    well-formed name is accepted and the run reports "unknown service".
+    """
+
+    exists: Callable[[str], bool]
+    input_problem: Callable[[str, dict[str, Any]], str | None]
+    catalogue: Callable[[], list[dict[str, Any]]]
+
+
+_target_validator: TargetValidator | None = None
+
+
+def register_target_validator(validator: TargetValidator) -> None:
+    global _target_validator
+    _target_validator = validator
 
 
 def service_exists(name: str) -> bool | None:
-    """Ask the jobruns registry; None while the registry does not exist yet.
-
-    The jobruns app is built in parallel with this one: until
-    `jobruns.registry` lands we accept any well-formed name (the run itself
-    then fails with "unknown service"). The lead wires this when it exists.
-    """
-    try:
-        from jobruns import registry  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
+    """Whether a target is registered; None when no app told us (see above)."""
+    if _target_validator is None:
         return None
-    return bool(registry.service_exists(name))
+    return _target_validator.exists(name)
+
+
+def target_input_problem(name: str, payload: dict[str, Any]) -> str | None:
+    """Why `payload` does not fit the target's input schema, or None."""
+    if _target_validator is None:
+        return None
+    return _target_validator.input_problem(name, payload)
+
+
+def target_catalogue() -> list[dict[str, Any]]:
+    """Every target a schedule may name: name, description, input_schema, fields."""
+    if _target_validator is None:
+        return []
+    return _target_validator.catalogue()
 
 
 def _known_services_hint(name: str) -> str:
-    try:
-        from jobruns import registry  # type: ignore[attr-defined,unused-ignore]
-
-        names = [str(getattr(s, "name", s)) for s in registry.all_services()]
-    # The hint is a courtesy: a registry that cannot list itself must not turn
-    # a validation message into a 500.
-    except Exception:
-        return ""
+    names = [str(row.get("name", "")) for row in target_catalogue()]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
 
@@ -417,6 +463,15 @@ def _check_payload(candidate: Schedule, errors: Errors) -> None:
     ):
         errors.setdefault("priority", []).append(
             f"priority must be between 0 and {PRIORITY_MAX}, got {priority}"
+        )
+    retries = candidate.max_retries
+    if (
+        "max_retries" not in errors
+        and isinstance(retries, int)
+        and retries > MAX_RETRIES
+    ):
+        errors.setdefault("max_retries", []).append(
+            f"max_retries must be at most {MAX_RETRIES}, got {retries}"
         )
     if candidate.max_parallel is not None and (
         candidate.overlap_policy != Schedule.OverlapPolicy.ALLOW

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -73,6 +73,11 @@ def error_body(code: int, message: str, **extra: Any) -> dict[str, Any]:
         "retryable": code >= 500 or code == status.HTTP_429_TOO_MANY_REQUESTS,
         **extra,
     }
+
+
+def fault_response(request: HttpRequest, code: int, detail: str) -> JsonResponse:
+    """A fault outside the views' handler (database down, a bug) in this shape."""
+    return JsonResponse(error_body(code, detail), status=code)
 
 
 def _flatten(detail: Any, path: str = "") -> list[tuple[str, str]]:

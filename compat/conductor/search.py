@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from compat.conductor.services import from_ms
+
 WIRE_STATES = ("POLLED", "EXECUTED", "FAILED")
 # Workflow statuses a client may write as `status=...` -> the execution state.
 _WORKFLOW_STATUSES = {
@@ -92,6 +94,7 @@ def _apply(query: ExecutionQuery, name: str, op: str, values: set[str]) -> None:
         field_name = SORT_FIELDS[key]
         for value in values:
             try:
+                from_ms(int(value))  # in range, or ValueError
                 query.times.append((field_name, op, int(value)))
             except ValueError:
                 raise QueryError(

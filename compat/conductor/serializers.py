@@ -12,7 +12,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from compat.conductor.services import from_ms, to_ms
+from compat.conductor.services import MS_MAX, from_ms, to_ms
 from jobruns.models import JobRun
 from schedules.models import Schedule
 
@@ -74,10 +74,10 @@ class SaveScheduleRequestSerializer(serializers.Serializer):
     createdBy = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     updatedBy = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     scheduleStartTime = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0
+        required=False, allow_null=True, min_value=0, max_value=MS_MAX
     )
     scheduleEndTime = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0
+        required=False, allow_null=True, min_value=0, max_value=MS_MAX
     )
     zoneId = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=64

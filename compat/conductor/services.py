@@ -47,7 +47,20 @@ def to_ms(value: datetime) -> int:
     return (value - EPOCH) // timedelta(milliseconds=1)
 
 
+# Instants we accept: from the epoch (Conductor's 0 means "unset") to the year
+# 9000, which leaves room for computing fires after the latest one without
+# leaving datetime's range (a Java long reaches far beyond it: OverflowError).
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+MS_MAX = to_ms(LATEST)
+
+
 def from_ms(value: int) -> datetime:
+    """The instant `value` ms after the epoch; ValueError outside 0..MS_MAX."""
+    if not 0 <= value <= MS_MAX:
+        raise ValueError(
+            f"{value} is not epoch milliseconds between 0 and {MS_MAX} "
+            f"(1970 to {LATEST:%Y})"
+        )
     return EPOCH + timedelta(milliseconds=value)
 
 

@@ -14,7 +14,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -46,6 +45,7 @@ from compat.conductor.services import (
     to_ms,
 )
 from core.api.authentication import BearerTokenAuthentication
+from core.api.parsers import JSONParser
 from core.permissions import HasActionPermission
 from jobruns.models import JobRun
 from jobruns.registry import service_exists
@@ -316,6 +316,17 @@ def _int_param(request: Request, name: str) -> int | None:
         ) from None
 
 
+def _ms_param(request: Request, name: str) -> int | None:
+    """An epoch-milliseconds query parameter, refused (400) outside from_ms's range."""
+    value = _int_param(request, name)
+    if value is not None:
+        try:
+            from_ms(value)
+        except ValueError as error:
+            raise exceptions.ValidationError({name: [str(error)]}) from None
+    return value
+
+
 class NextFewSchedulesView(ConductorView):
     """The next fire times (epoch ms) of a cron expression.
 
@@ -333,8 +344,8 @@ class NextFewSchedulesView(ConductorView):
                 {"cronExpression": ["cronExpression is required, e.g. '0 0 * * * *'"]}
             )
         start, end = (
-            _int_param(request, "scheduleStartTime"),
-            _int_param(request, "scheduleEndTime"),
+            _ms_param(request, "scheduleStartTime"),
+            _ms_param(request, "scheduleEndTime"),
         )
         limit = _int_param(request, "limit") or NEXT_FEW_DEFAULT
         now = timezone.now()

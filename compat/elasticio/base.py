@@ -1,8 +1,9 @@
 """Shared plumbing of the elastic.io-compatible endpoints.
 
-Auth is HTTP Basic (Django username and password, as the docs' `-u
-{EMAIL}:{APIKEY}`) or a Bearer API token (the OpenAPI file's scheme); more
-classes can be appended to AUTHENTICATION_CLASSES. No session auth, so no
+Auth is HTTP Basic as the docs' `-u {EMAIL}:{APIKEY}` (the e-mail or username
+with a personal API token; a username and password work too) or a Bearer API
+token (the OpenAPI file's scheme); more classes can be appended to
+AUTHENTICATION_CLASSES. No session auth, so no
 CSRF: these endpoints are for programs, not browsers.
 """
 
@@ -14,17 +15,20 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import exceptions, parsers
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.authentication import BearerTokenAuthentication
+from core.api.authentication import (
+    BasicApiKeyAuthentication,
+    BearerTokenAuthentication,
+)
+from core.api.parsers import JSONParser
 from core.permissions import HasActionPermission
 
-AUTHENTICATION_CLASSES = [BasicAuthentication, BearerTokenAuthentication]
+AUTHENTICATION_CLASSES = [BasicApiKeyAuthentication, BearerTokenAuthentication]
 
 
-class JsonApiParser(parsers.JSONParser):
+class JsonApiParser(JSONParser):
     media_type = "application/vnd.api+json"
 
 
@@ -45,7 +49,7 @@ class CompatView(APIView):
         "POST": "executions.add_execution",
         "GET": "executions.view_execution",
     }
-    parser_classes = [parsers.JSONParser, JsonApiParser]
+    parser_classes = [JSONParser, JsonApiParser]
 
     def error_body(self, status: int, detail: Any) -> dict[str, Any]:
         raise NotImplementedError

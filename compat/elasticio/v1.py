@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -27,7 +28,7 @@ from core.api.schema import location_header
 from executions.api.serializers import VERIFY_REFUSED
 from executions.models import Execution
 from executions.selectors import execution_get
-from executions.services import execution_create
+from executions.services import execution_create, execution_take_result
 
 EXECUTION_TYPES = {
     "verify_credentials": Execution.Method.VERIFY_CREDENTIALS,
@@ -39,6 +40,7 @@ MESSAGES = {
     403: "Forbidden.",
     404: "Result does not exist.",
     405: "Method not allowed.",
+    500: "Internal Server Error",
 }
 
 
@@ -144,11 +146,17 @@ class V1View(CompatView):
 
     def lookup(self, request: Request, execution_id: str) -> Execution | Response:
         execution = execution_get(execution_id=execution_id, user=request.user)
-        if execution is None:
+        if execution is None or execution.result_read_at is not None:
+            # A result already handed out no longer exists for v1 clients.
             return Response({"message": "Result does not exist."}, status=404)
         if execution.is_expired(timezone.now()):
             return Response({"message": "Expired."}, status=404)
         return execution
+
+
+def fault_response(request: HttpRequest, code: int, detail: str) -> JsonResponse:
+    """A fault outside the views' handler (database down, a bug) in v1's shape."""
+    return JsonResponse({"message": MESSAGES.get(code, detail)}, status=code)
 
 
 class ScheduleView(V1View):
@@ -233,8 +241,9 @@ class PollView(V1View):
 
 
 class ResultView(V1View):
-    # The v1 docs say a result can be read once; we keep it readable until it
-    # expires, so a client whose connection dropped mid-read can ask again.
+    # The v1 docs: a result "may be retrieved only once". The first read takes
+    # it (execution_take_result); the next answers 404 "Result does not exist."
+    # The native API still shows the execution.
     @extend_schema(
         summary="Read an execution's result (elastic.io v1)",
         responses={
@@ -264,6 +273,8 @@ class ResultView(V1View):
             return found
         if not found.is_finished:
             return Response({"message": "Result not ready yet."}, status=409)
+        if not execution_take_result(execution_id=found.pk, now=timezone.now()):
+            return Response({"message": "Result does not exist."}, status=404)
         if found.status != Execution.Status.SUCCEEDED:
             return Response(
                 {"message": "Rejected.", "reason": {"message": found.error}},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.http import Http404
+from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
     inline_serializer,
 )
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -38,6 +38,8 @@ TITLES = {
     403: "Unauthorized",
     404: "Resource not found",
     409: "Conflict",
+    500: "Internal server error",
+    503: "Service unavailable",
 }
 STATUS_TEXT = {
     Execution.Status.PENDING: "Pending request, waiting other process",
@@ -207,6 +209,11 @@ def errors_body(status: int, detail: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def fault_response(request: HttpRequest, code: int, detail: str) -> JsonResponse:
+    """A fault outside the views' handler (database down, a bug) in v2's shape."""
+    return JsonResponse(errors_body(code, detail), status=code)
+
+
 # --- Response examples ----------------------------------------------------------------
 _EXECUTION_ID = "5f0c6f7e-3b1a-4c1e-9d2a-7e8f90a1b2c3"
 
@@ -229,7 +236,11 @@ def _errors_response(description: str, status: int, detail: Any) -> OpenApiRespo
     return OpenApiResponse(ErrorDocument, description=description, examples=[example])
 
 
-NOT_FOUND = _errors_response("Unknown or expired.", 404, "Not found.")
+NOT_FOUND = _errors_response(
+    "Unknown or expired; `source.parameter.id` names it.",
+    404,
+    "The resource is not found.",
+)
 
 
 def _document(execution: Execution, *, result: Any) -> dict[str, Any]:
@@ -253,28 +264,52 @@ def _outcome(execution: Execution) -> dict[str, Any]:
     return {"error": {"message": execution.error}}
 
 
+class Missing(exceptions.NotFound):
+    """A 404 naming the missing resource, as `source.parameter.id` (elastic.io)."""
+
+    def __init__(self, resource_id: str) -> None:
+        super().__init__("The resource is not found.")
+        self.resource_id = resource_id
+
+
+class TypeNotTaken(exceptions.APIException):
+    """JSON:API: a resource type the endpoint does not take is a 409 Conflict."""
+
+    status_code = 409
+    default_code = "conflict"
+
+
 class V2View(CompatView):
     def error_body(self, status: int, detail: Any) -> dict[str, Any]:
         return errors_body(status, detail)
 
+    def _handle(self, exc: Exception, context: dict[str, Any]) -> Response | None:
+        response = super()._handle(exc, context)
+        if response is not None and isinstance(exc, Missing):
+            for error in response.data["errors"]:
+                error["source"] = {"parameter": {"id": exc.resource_id}}
+        return response
+
     def visible_execution(self, request: Request, execution_id: str) -> Execution:
         execution = execution_get(execution_id=execution_id, user=request.user)
         if execution is None or execution.is_expired(timezone.now()):
-            raise Http404
+            raise Missing(execution_id)
         return execution
 
 
 class ScheduleView(V2View):
     body: ClassVar[type[serializers.Serializer]]
+    data_type: ClassVar[str]
     method: ClassVar[str]
 
     def post(self, request: Request, component: str, rev: str) -> Response:
         try:
             spec = get_component(component)
         except ComponentNotFound:
-            raise Http404 from None
+            raise Missing(component) from None
         if rev not in {"latest", spec.version}:
-            raise Http404
+            raise Missing(rev)
+        _refuse_other_type(request.data, self.data_type)
         serializer = self.body(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data["data"]
@@ -295,6 +330,16 @@ class ScheduleView(V2View):
             _document(execution, result={}),
             status=202,
             headers={"Location": request.build_absolute_uri(poll)},
+        )
+
+
+def _refuse_other_type(body: Any, wanted: str) -> None:
+    """409 when `data.type` is a type, just not this endpoint's (JSON:API)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    sent = data.get("type") if isinstance(data, dict) else None
+    if isinstance(sent, str) and sent and sent != wanted:
+        raise TypeNotTaken(
+            {"data": {"type": [f"this endpoint takes {wanted!r}, not {sent!r}"]}}
         )
 
 
@@ -319,12 +364,18 @@ def _schedule_schema(summary: str, body: Any) -> Any:
                 "Not signed in.", 401, "No authorization header was provided."
             ),
             404: NOT_FOUND,
+            409: _errors_response(
+                "`data.type` names a type this endpoint does not take.",
+                409,
+                {"data": {"type": ["this endpoint takes 'select-model', not 'x'"]}},
+            ),
         },
         tags=["elastic.io v2"],
     )
 
 
 class VerifyCredentialView(ScheduleView):
+    data_type = "verify-credential"
     body = VerifyCredentialBody
     method = Execution.Method.VERIFY_CREDENTIALS
 
@@ -334,6 +385,7 @@ class VerifyCredentialView(ScheduleView):
 
 
 class DynamicMetadataView(ScheduleView):
+    data_type = "dynamic-metadata"
     body = DynamicMetadataBody
     method = Execution.Method.GET_META_MODEL
 
@@ -343,6 +395,7 @@ class DynamicMetadataView(ScheduleView):
 
 
 class SelectModelView(ScheduleView):
+    data_type = "select-model"
     body = SelectModelBody
     method = Execution.Method.SELECT_MODEL
 

@@ -24,6 +24,9 @@ RUN_IN_PROGRESS = PREFIX + "RUN_IN_PROGRESS"  # it silently drops such a request
 UNAUTHORIZED = "UNAUTHORIZED"
 INVALID_CREDENTIALS = "AUTH_INVALID_CREDENTIALS"
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+_FAULT_CODES = {500: INTERNAL_ERROR, 503: SERVICE_UNAVAILABLE}
 
 # Which OpenSpecimen code a service's ValidationError key stands for.
 _FIELD_CODES = {
@@ -134,6 +137,15 @@ def _problem(code: int, title: str, detail: str, request: Any) -> Response:
         },
         status=code,
         content_type="application/problem+json",
+    )
+
+
+def fault_response(request: HttpRequest, code: int, detail: str) -> JsonResponse:
+    """A fault outside the views' handler (database down, a bug) in this shape."""
+    return JsonResponse(
+        error_body(_FAULT_CODES.get(code, INVALID_REQUEST), detail),
+        status=code,
+        safe=False,
     )
 
 

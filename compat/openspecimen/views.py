@@ -11,22 +11,18 @@ OpenSpecimen's, documented in specs/openspecimen.md, not ours to describe.
 
 from __future__ import annotations
 
-import mimetypes
-import posixpath
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import BasicAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -56,10 +52,12 @@ from compat.openspecimen.serializers import (
     users_by_id,
 )
 from core.accounts import api_token_create, api_token_revoke, profile_get
+from core.api.parsers import JSONParser
 from core.api.throttling import AuthRateThrottle
 from core.models import ApiToken
 from core.permissions import HasActionPermission
 from jobruns.models import JobRun
+from jobruns.selectors import ResultFileMissing, jobrun_result_file
 from jobruns.services import RunRefused, jobrun_enqueue
 from schedules.models import Schedule
 from schedules.services import schedule_create, schedule_delete, schedule_update
@@ -337,23 +335,22 @@ class RunResultFileView(OsView):
                 "Only an admin, the user who started the run or a recipient of "
                 "the job may download its result file.",
             )
-        name = run.result_file.name
-        if not name:
+        try:
+            found = jobrun_result_file(run=run)
+        except ResultFileMissing as missing:
+            if missing.gone:
+                raise errors.job_error(
+                    "RESULT_DATA_FILE_NOT_FOUND",
+                    f"The result file of run {run.pk} is no longer there.",
+                ) from None
             raise errors.job_error(
                 "RESULT_DATA_FILE_NOT_AVAILABLE", f"Run {run.pk} has no result file."
-            )
-        if not default_storage.exists(name):
-            raise errors.job_error(
-                "RESULT_DATA_FILE_NOT_FOUND",
-                f"The result file of run {run.pk} is no longer there.",
-            )
-        filename = posixpath.basename(name)
-        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            ) from None
         return FileResponse(
-            default_storage.open(name, "rb"),
+            found.handle,
             as_attachment=True,
-            filename=filename,
-            content_type=content_type,
+            filename=found.filename,
+            content_type=found.content_type,
         )
 
 

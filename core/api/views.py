@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -19,6 +21,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -320,18 +323,44 @@ class AuditEventViewSet(
 
 
 # --- the schema and its readers --------------------------------------------------
-class SchemaView(SpectacularAPIView):
+class _LoginPageForBrowsers:
+    """A browser without a session is sent to the login page, then back here.
+
+    Only when the request names text/html in Accept (a page load does, API
+    clients and the docs' own fetch of the schema do not), so the API keeps
+    answering 401 problem+json to programs.
+    """
+
+    def handle_exception(self, exc: Exception) -> Response:
+        request = self.request  # type: ignore[attr-defined]
+        if isinstance(exc, NotAuthenticated | AuthenticationFailed) and _asks_for_html(
+            request
+        ):
+            return redirect_to_login(  # type: ignore[return-value]
+                request.get_full_path(), login_url=reverse("admin:login")
+            )
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+def _asks_for_html(request: Request) -> bool:
+    return "text/html" in request.META.get("HTTP_ACCEPT", "")
+
+
+class SchemaView(_LoginPageForBrowsers, SpectacularAPIView):
     """The OpenAPI document: for signed-in users (it maps the whole API)."""
 
     permission_classes = [HasActionPermission]
     method_permissions = {"GET": SIGNED_IN}
 
 
-class SwaggerView(SpectacularSwaggerView):
+class SwaggerView(_LoginPageForBrowsers, SpectacularSwaggerView):
     permission_classes = [HasActionPermission]
     method_permissions = {"GET": SIGNED_IN}
 
 
-class RedocView(SpectacularRedocView):
+class RedocView(_LoginPageForBrowsers, SpectacularRedocView):
     permission_classes = [HasActionPermission]
     method_permissions = {"GET": SIGNED_IN}
+    # drf-spectacular's page links Google Fonts; ours is the same page without
+    # them (ReDoc falls back to the system's fonts), so no request leaves the host.
+    template_name = "core/redoc.html"

@@ -13,7 +13,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from jobruns.jobs.base import Service
 from jobruns.models import JobRun
 
 _RUN_EXAMPLE = {
@@ -238,25 +237,3 @@ class ServiceSerializer(serializers.Serializer):
     fields = ServiceFieldSerializer(  # type: ignore[assignment]  # wire name; DRF lifts fields off the class
         many=True, help_text="The schema's top-level fields."
     )
-
-
-def service_as_dict(service: type[Service]) -> dict[str, Any]:
-    schema = service.input_schema
-    properties = (schema or {}).get("properties") or {}
-    required = set((schema or {}).get("required") or [])
-    return {
-        "name": service.name,
-        "description": service.description,
-        "input_schema": schema,
-        "fields": [
-            {
-                "name": name,
-                "type": str(spec.get("type", "")) if isinstance(spec, dict) else "",
-                "required": name in required,
-                "description": str(spec.get("description", ""))
-                if isinstance(spec, dict)
-                else "",
-            }
-            for name, spec in properties.items()
-        ],
-    }

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import mimetypes
-import os
 from typing import Any
 
 import django_filters
-from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404
 from django.utils import timezone
@@ -41,10 +38,15 @@ from jobruns.api.serializers import (
     JobRunSerializer,
     RunLogSerializer,
     ServiceSerializer,
-    service_as_dict,
 )
 from jobruns.models import JobRun
-from jobruns.registry import ServiceNotFound, all_services, get_service
+from jobruns.registry import (
+    ServiceNotFound,
+    all_services,
+    get_service,
+    service_as_dict,
+)
+from jobruns.selectors import ResultFileMissing, jobrun_result_file
 from jobruns.services import jobrun_cancel, jobrun_rerun
 
 
@@ -214,17 +216,15 @@ class JobRunViewSet(
         renderer_classes=[JSONRenderer, AnyFileRenderer],
     )
     def result_file(self, request: Request, pk: str) -> FileResponse:
-        run = self.get_object()
-        if not run.result_file:
-            raise Http404("This run has no result file.")
         try:
-            handle = default_storage.open(run.result_file.name, "rb")
-        except FileNotFoundError:
-            raise Http404("The result file is gone (pruned?).") from None
-        name = os.path.basename(run.result_file.name)
-        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            found = jobrun_result_file(run=self.get_object())
+        except ResultFileMissing as missing:
+            raise Http404(str(missing)) from None
         return FileResponse(
-            handle, as_attachment=True, filename=name, content_type=content_type
+            found.handle,
+            as_attachment=True,
+            filename=found.filename,
+            content_type=found.content_type,
         )
 
 

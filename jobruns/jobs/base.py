@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,9 +78,13 @@ class CappedLogHandler(logging.Handler):
         self.size = 0
         self.lines: list[str] = []
         self.truncated = False
-        self.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+        # Each line starts with its UTC instant (ISO 8601, "Z"), so every reader
+        # can show it in its own zone: the admin shows the viewer's.
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ"
         )
+        formatter.converter = time.gmtime
+        self.setFormatter(formatter)
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.truncated:

@@ -13,7 +13,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from schedules.models import Schedule
+from schedules.models import MAX_RETRIES, Schedule
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -186,7 +186,9 @@ class ScheduleWriteSerializer(serializers.Serializer):
     )
     missed_policy = _CHOICE(choices=Schedule.MissedPolicy.choices, required=False)
     catchup_window_seconds = serializers.IntegerField(min_value=0, required=False)
-    max_retries = serializers.IntegerField(min_value=0, required=False)
+    max_retries = serializers.IntegerField(
+        min_value=0, max_value=MAX_RETRIES, required=False
+    )
     retry_delay_seconds = serializers.IntegerField(min_value=0, required=False)
     time_limit_seconds = serializers.IntegerField(
         min_value=1, required=False, allow_null=True
@@ -290,6 +292,12 @@ class PreviewFireSerializer(serializers.Serializer):
     utc = serializers.DateTimeField()
     schedule_zone = serializers.CharField(help_text="ISO 8601 with the zone's offset")
     viewer_zone = serializers.CharField(help_text="ISO 8601 with the viewer's offset")
+    schedule_zone_abbreviation = serializers.CharField(
+        help_text="The schedule's zone abbreviation at that instant, e.g. CEST"
+    )
+    viewer_zone_abbreviation = serializers.CharField(
+        help_text="The viewer's zone abbreviation at that instant, e.g. EDT"
+    )
     dst = serializers.ChoiceField(
         choices=["shifted", "repeated"],
         allow_null=True,
@@ -314,12 +322,16 @@ class PreviewFireSerializer(serializers.Serializer):
                         "utc": "2030-03-30T01:30:00+00:00",
                         "schedule_zone": "2030-03-30T02:30:00+01:00",
                         "viewer_zone": "2030-03-29T21:30:00-04:00",
+                        "schedule_zone_abbreviation": "CET",
+                        "viewer_zone_abbreviation": "EDT",
                         "dst": None,
                     },
                     {
                         "utc": "2030-03-31T01:00:00+00:00",
                         "schedule_zone": "2030-03-31T03:00:00+02:00",
                         "viewer_zone": "2030-03-30T21:00:00-04:00",
+                        "schedule_zone_abbreviation": "CEST",
+                        "viewer_zone_abbreviation": "EDT",
                         "dst": "shifted",
                     },
                 ],
@@ -343,7 +355,7 @@ class PreviewSerializer(serializers.Serializer):
                 "kind": "cron",
                 "cron_expression": "30 2 * * *",
                 "time_zone": "Europe/Berlin",
-                "start_at": "2030-03-30T00:00:00",
+                "start_at": "2030-03-30T00:00:00+01:00",
                 "count": 2,
                 "viewer_zone": "America/New_York",
             },

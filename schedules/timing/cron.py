@@ -108,6 +108,15 @@ class CronExpression:
         source = " ".join(text.split())
         if not source:
             raise _fail("the cron expression is empty")
+        if not text.isascii():
+            # str.isdigit() and int() accept any script's digits (U+FF11) and
+            # str.split() any script's spaces: each would pass as something
+            # no other cron reads.
+            odd = next(char for char in text if not char.isascii())
+            raise _fail(
+                f"cron expressions are plain ASCII; {odd!r} (U+{ord(odd):04X}) "
+                "is not allowed"
+            )
         resolved = None if dialect is None else Dialect(dialect)
         fields, resolved = _split_fields(source, resolved)
         named = dict(zip(_DIALECT_FIELDS[resolved], fields, strict=False))

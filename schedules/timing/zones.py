@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.zones import is_civil_zone_name
 from schedules.timing.errors import TimingError
 
 
@@ -13,6 +14,11 @@ def load_zone(name: str) -> ZoneInfo:
     if not isinstance(name, str) or not name.strip():
         raise TimingError(
             "time_zone", "a time zone name such as 'Europe/Berlin' is required"
+        )
+    if not is_civil_zone_name(name):
+        raise TimingError(
+            "time_zone",
+            f"{name!r} is not a place's time zone; name one such as 'Europe/Berlin'",
         )
     try:
         return ZoneInfo(name)

@@ -118,7 +118,9 @@ RULES: dict[str, dict[str, str]] = {
     "demo/shop/wp-json/wc/v3/products/categories": {"GET": NOBODY},
     "demo/shop/wp-json/wc/v3/products": {"GET": NOBODY},
     # Admin pages of our own
+    "home": {"GET": R},  # a redirect to the dashboard, which then asks to sign in
     "admin:index": {"GET": V},
+    "admin:dashboard-figures": {"GET": V},
     "admin:login": {"GET": R},
     "admin:logout": {"POST": R},
     "admin:password_change": {"GET": V},
@@ -132,6 +134,16 @@ RULES: dict[str, dict[str, str]] = {
     "admin:auth_user_password_change": {"GET": S},
     "admin:executions_credential_verify": {"POST": OP},
     "admin:executions_credential_verify_progress": {"GET": V},
+    # Acting from the admin: GET shows the form or confirmation, with the same
+    # permission as the POST that acts (and as the API's endpoint for it).
+    "admin:jobruns_jobrun_run_now": {"GET": OP},
+    "admin:jobruns_jobrun_retry": {"GET": OP},
+    "admin:jobruns_jobrun_cancel": {"GET": OP},
+    "admin:jobruns_jobrun_live": {"GET": V},
+    "admin:jobruns_jobrun_live_list": {"GET": V},
+    "admin:schedules_schedule_pause": {"GET": OP},
+    "admin:schedules_schedule_resume": {"GET": OP},
+    "admin:schedules_schedule_duplicate": {"GET": E},
 }
 # Admin URL patterns Django generates for every registered model, checked below
 # against the model's view/add/change/delete permission.

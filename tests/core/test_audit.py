@@ -166,8 +166,10 @@ def test_admin_bulk_pause_is_recorded_and_listed_on_the_history_page(
 
     client.post(
         "/admin/schedules/schedule/",
-        {"action": "pause_selected", "_selected_action": [schedule.pk]},
-    )
+        # The intermediate page's answer: a reason, and "apply".
+        {"action": "pause_selected", "_selected_action": [schedule.pk],
+         "apply": "1", "reason": "audit check"},
+    )  # fmt: skip
     page = client.get(f"/admin/schedules/schedule/{schedule.pk}/history/")
 
     pause = _events(action=Action.PAUSE)[0]

@@ -66,7 +66,11 @@ def test_the_cancel_action_reports_how_many_runs_it_cancelled(
 
     response = client.post(
         reverse("admin:jobruns_jobrun_changelist"),
-        {"action": "cancel_runs", "_selected_action": [queued.pk, report_run.pk]},
+        {
+            "action": "cancel_runs",
+            "_selected_action": [queued.pk, report_run.pk],
+            "apply": "1",  # the confirmation page's answer
+        },
         follow=True,
     )
 

@@ -77,8 +77,9 @@ def _assert_all_gone(started: Started, case: str) -> None:
         if not left and started.runner.poll() is not None:
             return
         time.sleep(0.02)
+    # Leave nothing behind, a hung supervisor included (the bug this catches).
     started.runner.kill()
-    for pid in everyone:
+    for pid in [started.supervisor_pid, *everyone]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     raise AssertionError(f"{case}: still running after {STOP_TIMEOUT} s: {left}")

@@ -220,7 +220,7 @@ def test_a_plain_service_ignores_panel_values(editor_client: Client) -> None:
 def test_a_viewer_sees_the_schedule_without_the_panel(
     client: Client, viewer: Any, make_schedule: Make
 ) -> None:
-    schedule = make_schedule(target=ACTION, input={"credential": "x"})
+    schedule = make_schedule(target=ACTION, input={"credential": "x", "category": "1"})
     client.force_login(viewer)
     response = client.get(_change(schedule))
     assert response.status_code == 200

@@ -124,7 +124,14 @@ def test_next_runs_are_given_in_three_zones_with_dst_flags(api: APIClient) -> No
     assert body["viewer_zone"] == "America/New_York"
     assert len(body["fires"]) == 3
     fire = body["fires"][0]
-    assert set(fire) == {"utc", "schedule_zone", "viewer_zone", "dst"}
+    assert set(fire) == {
+        "utc",
+        "schedule_zone",
+        "viewer_zone",
+        "schedule_zone_abbreviation",
+        "viewer_zone_abbreviation",
+        "dst",
+    }
 
 
 def test_preview_of_an_unsaved_definition_flags_the_spring_forward_shift(
