@@ -14,10 +14,10 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -37,15 +37,17 @@ from jobruns.services import input_problem, jobrun_claim, jobrun_finish
 logger = logging.getLogger(__name__)
 # Parent of every run's logger: run lines also reach the process's console.
 RUN_LOGGER = logging.getLogger("jobruns.run")
-# A database restart or failover cuts every connection. Writing a finished run's
-# outcome is worth a few seconds of retrying: given up, the run stays
-# in_progress, the reaper calls it lost and its retry executes the service a
-# second time. 0.5 + 1 + 2 + 4 s: well within the heartbeat timeout's order.
+# A database restart or failover cuts every connection. Reading a claimed run and
+# writing a finished run's outcome are worth a few seconds of retrying: given up,
+# the run stays in_progress, the reaper calls it lost and its retry executes the
+# service a second time (or for the first time, late, after a false failure).
+# 0.5 + 1 + 2 + 4 s: the order of a restart, below the heartbeat timeout.
 FINISH_ATTEMPTS = 5
 FINISH_FIRST_BACKOFF = 0.5
 # What a cut connection raises: OperationalError on the query that met the cut,
 # InterfaceError ("connection already closed") on every query after it.
 CONNECTION_LOST = (OperationalError, InterfaceError)
+T = TypeVar("T")
 
 Status = JobRun.Status
 
@@ -63,6 +65,8 @@ def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None
     run = jobrun_claim(run_id=run_id, worker=worker, now=timezone.now())
     if run is None:
         return None
+    # The claim read the row back (UPDATE ... RETURNING): no second read
+    # that a cut connection could break between claiming and executing.
     handler = CappedLogHandler(settings.JOBRUN_LOG_MAX_BYTES)
     # Not getLogger(): that registers a logger per run for the process's life.
     run_logger = logging.Logger(f"jobruns.run.{run.pk}")  # noqa: LOG001
@@ -93,24 +97,31 @@ def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None
 
 def _finish(*, run_id: int, status: str, now: datetime, **outcome: Any) -> bool:
     """`jobrun_finish`, retried over a reconnect when the connection was cut."""
-    attempt = 0
-    while True:
+    tries = iter(range(FINISH_ATTEMPTS))
+
+    def write() -> bool:
+        if (
+            next(tries)
+            and JobRun.objects.filter(
+                pk=run_id, status=status, finished_at=now
+            ).exists()
+        ):
+            return True  # the cut came after the server committed our write
+        return jobrun_finish(run_id=run_id, status=status, now=now, **outcome)
+
+    return _reconnecting(write, run_id=run_id)
+
+
+def _reconnecting(action: Callable[[], T], *, run_id: int) -> T:
+    """`action()`, tried again over a fresh connection when the old one was cut."""
+    for attempt in range(1, FINISH_ATTEMPTS):
         try:
-            if (
-                attempt
-                and JobRun.objects.filter(
-                    pk=run_id, status=status, finished_at=now
-                ).exists()
-            ):
-                return True  # the cut came after the server committed our write
-            return jobrun_finish(run_id=run_id, status=status, now=now, **outcome)
+            return action()
         except CONNECTION_LOST:
-            attempt += 1
-            if attempt == FINISH_ATTEMPTS:
-                raise
             logger.warning("run %s: database connection lost, retrying", run_id)
             connection.close()  # the next query opens a fresh connection
             time.sleep(FINISH_FIRST_BACKOFF * 2 ** (attempt - 1))
+    return action()  # the last attempt: its error is the task's
 
 
 def _call(

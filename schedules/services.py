@@ -132,10 +132,14 @@ def schedule_delete(*, schedule: Schedule, by: User) -> None:
     """Delete the schedule and its tags (runs follow jobruns' own on_delete)."""
     name = schedule.name
     with transaction.atomic():
-        # Lock the row first: a dispatcher holding it may be inserting a run of
-        # this fire. Waiting for its commit lets the delete clear that run's
-        # link too (else the deferred foreign key fails our commit), and while
-        # we hold the lock no dispatcher picks the row up (SKIP LOCKED).
+        # Lock the schedule's runs, then the schedule, before deleting: the
+        # order a worker ending a run takes them (the run, then its counters
+        # on the schedule); the other order deadlocks with it. The schedule's
+        # lock waits for a dispatcher that may be inserting a run of this fire:
+        # after its commit the delete clears that run's link too (else the
+        # deferred foreign key fails our commit), and while we hold the lock
+        # no dispatcher picks the row up (SKIP LOCKED).
+        list(schedule.runs.select_for_update().values_list("pk", flat=True))
         Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
         audit_record(
             action=Action.DELETE,

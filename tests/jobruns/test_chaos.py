@@ -303,7 +303,7 @@ def test_a_worker_killed_with_sigkill_loses_no_fire_and_runs_nothing_twice(
             worker.process.wait(10)
         _pause(3)  # fires keep coming with no worker at all
         chaos.start_worker()
-        _pause(6)
+        _pause(4)
         until = chaos.quiesce()
     finally:
         with contextlib.suppress(ProcessLookupError):

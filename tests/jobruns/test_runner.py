@@ -87,3 +87,23 @@ def test_a_database_that_stays_away_fails_the_task_after_the_last_attempt(
 
     assert finish.call_count == runner.FINISH_ATTEMPTS
     assert JobRun.objects.get(pk=run.pk).status == Status.IN_PROGRESS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cut_between_claim_and_start_does_not_leave_the_run_claimed_and_idle(
+    sent: Any,
+) -> None:
+    run = _run()
+    real_get = JobRun.objects.get
+    cuts = iter([OperationalError("server closed the connection unexpectedly")])
+
+    def get_after_a_cut(*args: Any, **kwargs: Any) -> JobRun:
+        for cut in cuts:
+            raise cut
+        return real_get(*args, **kwargs)
+
+    with mock.patch.object(JobRun.objects, "get", side_effect=get_after_a_cut):
+        status = jobrun_execute(run_id=run.pk, worker="here", in_process=True)
+
+    assert status == Status.SUCCEEDED
+    assert JobRun.objects.get(pk=run.pk).status == Status.SUCCEEDED

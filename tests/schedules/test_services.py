@@ -362,6 +362,54 @@ def test_delete_waits_for_a_dispatcher_making_a_run_and_keeps_that_run(
     assert (run.schedule_id, run.schedule_name) == (None, schedule.name)
 
 
+@pytest.mark.requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_delete_and_a_worker_ending_the_schedules_run_do_not_deadlock(
+    make_schedule: Make,
+) -> None:
+    from django.db import connection, transaction
+    from django.db.models import F
+
+    from jobruns.models import JobRun
+
+    schedule = make_schedule()
+    run = JobRun.objects.create(
+        schedule=schedule, schedule_name=schedule.name, service=schedule.target,
+        trigger="scheduled", scheduled_for=NOW, queued_at=NOW, time_limit_seconds=60,
+        status="in_progress",
+    )  # fmt: skip
+    locked, release = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def worker_ending_the_run() -> None:
+        # As jobrun_finish does: the run first, then its counters on the schedule.
+        try:
+            with transaction.atomic():
+                JobRun.objects.filter(pk=run.pk).update(status="succeeded")
+                locked.set()
+                release.wait(5)
+                Schedule.objects.filter(pk=schedule.pk).update(
+                    run_count=F("run_count") + 1
+                )
+        except Exception as exc:  # the test reports what the worker met
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker_ending_the_run)
+    thread.start()
+    assert locked.wait(5)
+    threading.Timer(0.5, release.set).start()
+
+    schedule_delete(schedule=schedule, by=None)
+    thread.join(10)
+
+    assert errors == []
+    run.refresh_from_db()
+    assert (run.status, run.schedule_id) == ("succeeded", None)
+    assert not Schedule.objects.exists()
+
+
 # --- pause / resume -------------------------------------------------------------------
 def test_pause_records_who_why_and_when_and_clears_the_next_run(
     make_schedule: Make, admin_user: Any
