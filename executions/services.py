@@ -19,10 +19,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from core import crypto
 from core.audit import Action, audit_record
 from core.logging import log_context
 from core.timelimits import soft_time_limit
-from executions import crypto
 from executions.components import (
     Component,
     ComponentError,

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "schedules",
     "jobruns",
     "executions",
+    "connections",
     "compat.conductor",
 ]
 
@@ -180,6 +181,17 @@ SCHEDULER_DISPATCH_MAX_SLEEP_MS = env_int(
 SCHEDULER_SERVICE_MODULES = env_list("SCHEDULER_SERVICE_MODULES", [])
 # http.request refuses loopback, private and link-local addresses unless allowed.
 HTTP_REQUEST_ALLOW_PRIVATE = env_bool("HTTP_REQUEST_ALLOW_PRIVATE", False)
+
+# --- Outgoing connections (REST, SMTP, Redis by name) ------------------------------
+# Connections may reach loopback and private addresses: an editor chose them. Off,
+# every connection's host must resolve to public addresses only.
+CONNECTIONS_ALLOW_PRIVATE = env_bool("CONNECTIONS_ALLOW_PRIVATE", True)
+# What an `smtp` connection whose host is `django:` sends through (the demo's).
+# https://docs.djangoproject.com/en/5.2/topics/email/#email-backends
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = Path(env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail")))
 
 # --- REST framework and OpenAPI -------------------------------------------------------
 # https://www.django-rest-framework.org/api-guide/settings/

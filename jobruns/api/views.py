@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import time
 from typing import Any
 
 import django_filters
@@ -37,6 +38,7 @@ from core.api.schema import (
 )
 from core.api.users import acting_user
 from jobruns.api.serializers import (
+    InvokeSerializer,
     JobRunDetailSerializer,
     JobRunSerializer,
     RunLogSerializer,
@@ -45,7 +47,10 @@ from jobruns.api.serializers import (
 )
 from jobruns.models import JobRun
 from jobruns.registry import ServiceNotFound, all_services, get_service
-from jobruns.services import jobrun_cancel, jobrun_rerun
+from jobruns.services import jobrun_cancel, jobrun_enqueue, jobrun_rerun
+
+# How often a waiting invoke looks whether its run ended.
+INVOKE_POLL_SECONDS = 0.2
 
 
 class JobRunFilter(django_filters.FilterSet):
@@ -90,6 +95,18 @@ class AnyFileRenderer(JSONRenderer):
 
     media_type = "*/*"
     format = "file"
+
+
+def _ended_within(run: JobRun, seconds: float) -> bool:
+    """Wait up to `seconds` for a worker to end the run (it is already sent)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        run.refresh_from_db()
+        if run.is_finished:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(INVOKE_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
 def run_accepted(request: Request, run: JobRun) -> Response:
@@ -237,7 +254,48 @@ class ServiceViewSet(viewsets.ViewSet):
     action_permissions = {
         "list": "jobruns.view_jobrun",
         "retrieve": "jobruns.view_jobrun",
+        # Any input, not a schedule's: an editor's power (core/roles.py).
+        "invoke": "jobruns.invoke_service",
     }
+
+    @extend_schema(
+        summary="Invoke a service directly",
+        description="Creates a run (trigger `api`) as run now does. Ended within "
+        "`wait_seconds`: 200 with the run; otherwise 202 with the run and its "
+        "`Location`. An input that does not fit the service's schema: 400.",
+        parameters=[
+            OpenApiParameter("name", str, OpenApiParameter.PATH),
+            location_header(202, "The run's URL, to poll."),
+        ],
+        request=InvokeSerializer,
+        responses={
+            200: JobRunDetailSerializer,
+            202: JobRunDetailSerializer,
+            **PROBLEM_RESPONSES,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def invoke(self, request: Request, name: str) -> Response:
+        try:
+            get_service(name)
+        except ServiceNotFound:
+            raise Http404 from None
+        body = InvokeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        run = jobrun_enqueue(
+            service=name,
+            trigger=JobRun.Trigger.API,
+            args=data["args"],
+            input_override=data["input"],
+            extra=data["extra"],
+            by=acting_user(request),
+            now=timezone.now(),
+        )
+        if _ended_within(run, data["wait_seconds"]):
+            context = {"request": request}
+            return Response(JobRunDetailSerializer(run, context=context).data)
+        return run_accepted(request, run)
 
     @extend_schema(
         summary="List services",

@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.utils import timezone
 
-from executions import crypto
+from core import crypto
 from executions.components import all_components, get_component
 from executions.components.base import Component, ComponentError
 from executions.components.woocommerce import WooCommerceClient
