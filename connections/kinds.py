@@ -6,7 +6,7 @@ turn them into a ValidationError with field keys.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 # Django's configured EMAIL_BACKEND instead of an SMTP server (the demo uses it).
@@ -110,7 +110,7 @@ def _problem(name: str, setting: Setting, value: Any) -> str | None:
         return f"{name} must be a {_type_name(setting)}."
     if setting.choices and value not in setting.choices:
         return f"{name} must be one of {', '.join(setting.choices)}."
-    return _range_problem(name, setting, value)
+    return _range_problem(name, setting, cast(float, value))
 
 
 def _range_problem(name: str, setting: Setting, value: float) -> str | None:
