@@ -27,6 +27,15 @@ SECRET_NAMES = sorted({name for kind in KINDS.values() for name in kind.secrets}
 SECRET_PREFIX = "secret_"  # noqa: S105 (a form field prefix)
 
 
+def _secret_input(name: str) -> forms.CharField:
+    return forms.CharField(
+        label=f"Secret: {name}",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the stored value.",
+    )
+
+
 class ConnectionForm(forms.ModelForm):
     """Secret inputs never render a value; left blank they keep the stored one,
     so opening and saving the page can neither wipe nor reveal a secret."""
@@ -34,26 +43,19 @@ class ConnectionForm(forms.ModelForm):
     settings = forms.JSONField(
         help_text="A JSON object; see the README for each kind's settings."
     )
+    secret_password = _secret_input("password")
+    secret_token = _secret_input("token")
+    secret_header_value = _secret_input("header_value")
+    secret_clear = forms.MultipleChoiceField(
+        label="Remove secrets",
+        required=False,
+        choices=[(name, name) for name in SECRET_NAMES],
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     class Meta:
         model = OutgoingConnection
         fields = ["name", "kind", "settings"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name in SECRET_NAMES:
-            self.fields[SECRET_PREFIX + name] = forms.CharField(
-                label=f"Secret: {name}",
-                required=False,
-                widget=forms.PasswordInput(render_value=False),
-                help_text="Leave blank to keep the stored value.",
-            )
-        self.fields[SECRET_PREFIX + "clear"] = forms.MultipleChoiceField(
-            label="Remove secrets",
-            required=False,
-            choices=[(name, name) for name in SECRET_NAMES],
-            widget=forms.CheckboxSelectMultiple,
-        )
 
     def secrets(self) -> dict[str, str]:
         given = {

@@ -232,6 +232,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobRunStatusEnum": "jobruns.models.JobRun.Status",
         "ExecutionStatusEnum": "executions.models.Execution.Status",
+        "ConnectionKindEnum": "connections.models.OutgoingConnection.Kind",
     },
 }
 

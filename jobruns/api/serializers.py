@@ -179,19 +179,6 @@ class RunNowSerializer(serializers.Serializer):
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
-            "A run's log",
-            value={
-                "id": 42,
-                "status": "succeeded",
-                "log": "12:00:01 INFO echo with 1 args",
-            },
-            response_only=True,
-        )
-    ]
-)
-@extend_schema_serializer(
-    examples=[
-        OpenApiExample(
             "Run the sync service and wait up to 30 s",
             value={
                 "input": {
@@ -238,6 +225,19 @@ class InvokeSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A run's log",
+            value={
+                "id": 42,
+                "status": "succeeded",
+                "log": "12:00:01 INFO echo with 1 args",
+            },
+            response_only=True,
+        )
+    ]
+)
 class RunLogSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=JobRun.Status.choices)
