@@ -233,6 +233,7 @@ SPECTACULAR_SETTINGS = {
         "JobRunStatusEnum": "jobruns.models.JobRun.Status",
         "ExecutionStatusEnum": "executions.models.Execution.Status",
         "ConnectionKindEnum": "connections.models.OutgoingConnection.Kind",
+        "ScheduleKindEnum": "schedules.models.Schedule.Kind",
     },
 }
 
