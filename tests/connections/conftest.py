@@ -140,7 +140,7 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.stop()
 
 
-# --- Our own Redis with a password -----------------------------------------------------
+# --- Our own Redis with a password -------------------------------------------
 @pytest.fixture(scope="session")
 def own_redis() -> Iterator[str]:
     """redis://127.0.0.1:PORT/0 of a redis-server that wants REDIS_PASSWORD."""
@@ -148,7 +148,7 @@ def own_redis() -> Iterator[str]:
     if binary is None:
         service_missing("needs redis-server on PATH for a Redis with a password")
     port = free_port(REDIS_PORTS)
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--requirepass", REDIS_PASSWORD],
         stdout=subprocess.DEVNULL,
@@ -182,7 +182,7 @@ def redis_value(url: str, key: str) -> bytes | None:
         client.close()
 
 
-# --- The three connections, as an editor would store them --------------------------------
+# --- The three connections, as an editor would store them ---------------------
 @pytest.fixture
 def connections(
     data_source: str, smtp_server: SmtpServer, own_redis: str
