@@ -147,6 +147,7 @@ def own_redis() -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         service_missing("needs redis-server on PATH for a Redis with a password")
+        return
     port = free_port(REDIS_PORTS)
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",

@@ -59,7 +59,7 @@ def test_connection_secrets_appear_in_no_response_page_log_audit_or_export(
     caplog.set_level(logging.DEBUG)
     client.force_login(superuser)
     api = Recorder(client)
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {"name": "My Data Source", "kind": "rest",
          "settings": {"base_url": data_source, "auth": "bearer"},
          "secrets": {"token": SOURCE_TOKEN}},
