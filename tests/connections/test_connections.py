@@ -353,3 +353,24 @@ def test_http_request_takes_its_secrets_from_a_connection(data_source: str) -> N
             service="http.request", trigger="cli", now=timezone.now(), send=False,
             input_override={"connection": "src", "url": "https://example.com/"},
         )  # fmt: skip
+
+
+def test_the_readme_example_service_runs_as_written(
+    connections: dict[str, Any], smtp_server: SmtpServer, own_redis: str
+) -> None:
+    import re
+    from pathlib import Path
+
+    from tests.connections.conftest import ORDERS, redis_value
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    source = re.search(r"```python\n(# myapp/job_services.py\n.*?)```", readme, re.S)
+    assert source is not None
+    exec(compile(source.group(1), "README.md", "exec"), {"__name__": "readme"})
+
+    run = _run("shop.new_orders_digest", {"to": ["ops@example.com"]})
+    assert run.status == JobRun.Status.SUCCEEDED, run.error
+    assert run.output["orders"] == 2
+    assert redis_value(own_redis, "orders:processing") == ORDERS
+    assert len(smtp_server.received) == 1
+    assert smtp_server.received[0]["Subject"] == "2 processing orders"
