@@ -11,6 +11,7 @@ secrets are never part of a message.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import mimetypes
 import smtplib
@@ -32,6 +33,7 @@ from connections.kinds import DEFAULT_SMTP_PORTS, DJANGO_EMAIL_HOST
 from connections.models import OutgoingConnection
 
 Kind = OutgoingConnection.Kind
+TEST_TIMEOUT_SECONDS = 10.0
 
 
 class ConnectionFailure(Exception):
@@ -441,7 +443,17 @@ class Email:
 
 # --- Testing a connection (the Test button and POST .../test/) ---------------------
 def check_connection(connection: OutgoingConnection) -> tuple[bool, float, str]:
-    """Connect and authenticate: (ok, latency in ms, what happened or why not)."""
+    """Connect and authenticate: (ok, latency in ms, what happened or why not).
+
+    A test holds a web request, so it waits at most TEST_TIMEOUT_SECONDS even
+    for a connection whose services may wait longer.
+    """
+    connection = copy.copy(connection)
+    timeout = float(connection.setting("timeout_seconds") or TEST_TIMEOUT_SECONDS)
+    connection.settings = {
+        **connection.settings,
+        "timeout_seconds": min(timeout, TEST_TIMEOUT_SECONDS),
+    }
     started = time.monotonic()
     try:
         detail = _CHECKS[connection.kind](connection)

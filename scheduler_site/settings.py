@@ -192,6 +192,10 @@ EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
 )
 EMAIL_FILE_PATH = Path(env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail")))
+# POST /api/v1/services/{name}/invoke/ holds a web thread while it waits for the
+# run; the API accepts up to 60 s, this lowers the ceiling (e.g. behind a proxy
+# with a shorter timeout).
+SERVICE_INVOKE_MAX_WAIT_SECONDS = env_int("SERVICE_INVOKE_MAX_WAIT_SECONDS", 60)
 
 # --- REST framework and OpenAPI -------------------------------------------------------
 # https://www.django-rest-framework.org/api-guide/settings/
@@ -208,7 +212,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasActionPermission"],
     "DEFAULT_SCHEMA_CLASS": "core.api.openapi.ProblemDetailsAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "PAGE_SIZE": 50,
 }
 # Sign-in endpoints (token creation, the compatible logins) per client; the

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404
@@ -292,7 +293,8 @@ class ServiceViewSet(viewsets.ViewSet):
             by=acting_user(request),
             now=timezone.now(),
         )
-        if _ended_within(run, data["wait_seconds"]):
+        wait = min(data["wait_seconds"], settings.SERVICE_INVOKE_MAX_WAIT_SECONDS)
+        if _ended_within(run, wait):
             context = {"request": request}
             return Response(JobRunDetailSerializer(run, context=context).data)
         return run_accepted(request, run)

@@ -374,3 +374,17 @@ def test_the_readme_example_service_runs_as_written(
     assert redis_value(own_redis, "orders:processing") == ORDERS
     assert len(smtp_server.received) == 1
     assert smtp_server.received[0]["Subject"] == "2 processing orders"
+
+
+def test_a_list_with_an_absurd_limit_and_offset_is_a_page_not_a_500(
+    client: Any, viewer: Any
+) -> None:
+    _rest("https://data.example.com/")
+    client.force_login(viewer)
+    huge = client.get(
+        "/api/v1/connections/?kind=rest&limit=946701763333552601038848&offset=-3"
+    )
+    assert huge.status_code == 200
+    assert [c["name"] for c in huge.json()["results"]] == ["src"]
+    far = client.get(f"/api/v1/connections/?offset={10**24}")
+    assert (far.status_code, far.json()["results"]) == (200, [])
