@@ -19,6 +19,7 @@ from connections.kinds import KINDS, clean_secrets, clean_settings, missing_secr
 from connections.models import OutgoingConnection, SentEmail
 from core import crypto
 from core.audit import Action, audit_record
+from core.text import nul_problem
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ def _cleaned(
         raise ValidationError({"settings": "The settings must be a JSON object."})
     if not isinstance(secrets, dict):
         raise ValidationError({"secrets": "The secrets must be a JSON object."})
+    for where, value in (("settings", settings), ("secrets", secrets)):
+        if problem := nul_problem(value, where):
+            # PostgreSQL cannot store it: a field error, not a 500.
+            raise ValidationError({where: problem})
     clean, problems = clean_settings(kind, settings)
     if problems:
         errors["settings"] = problems

@@ -71,6 +71,12 @@ def _rest(base_url: str, token: str = SOURCE_TOKEN, name: str = "src") -> Any:
             },
         ),
         (
+            "rest",
+            {"base_url": "https://example.com", "username": "a\x00b"},
+            {},
+            {"settings": ["settings.username contains a NUL character (\\u0000)"]},
+        ),
+        (
             "redis",
             {"url": "redis://:hunter2@cache:6379/0"},
             {},
@@ -388,3 +394,22 @@ def test_a_list_with_an_absurd_limit_and_offset_is_a_page_not_a_500(
     assert [c["name"] for c in huge.json()["results"]] == ["src"]
     far = client.get(f"/api/v1/connections/?offset={10**24}")
     assert (far.status_code, far.json()["results"]) == (200, [])
+
+
+def test_rotate_credentials_key_reencrypts_connection_secrets_too(
+    settings: Any,
+) -> None:
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [old]
+    _rest("https://data.example.com/")
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [new, old]
+    out = StringIO()
+    call_command("rotate_credentials_key", stdout=out)
+    assert "Re-encrypted 1 value(s)" in out.getvalue()
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [new]
+    assert OutgoingConnection.objects.get().secrets() == {"token": SOURCE_TOKEN}
