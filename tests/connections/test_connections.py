@@ -413,3 +413,23 @@ def test_rotate_credentials_key_reencrypts_connection_secrets_too(
     assert "Re-encrypted 1 value(s)" in out.getvalue()
     settings.CREDENTIALS_ENCRYPTION_KEYS = [new]
     assert OutgoingConnection.objects.get().secrets() == {"token": SOURCE_TOKEN}
+
+
+def test_an_editor_adds_a_connection_in_the_admin_with_its_secret_encrypted(
+    client: Any, editor: Any
+) -> None:
+    client.force_login(editor)
+    page = client.get("/admin/connections/outgoingconnection/add/")
+    assert page.status_code == 200
+    added = client.post(
+        "/admin/connections/outgoingconnection/add/",
+        {"name": "My SMTP", "kind": "smtp",
+         "settings": json.dumps({"host": "django:", "from_address": "a@example.com",
+                                 "username": "a"}),
+         "secret_password": SMTP_PASSWORD},
+    )  # fmt: skip
+    assert added.status_code == 302, added.content.decode()[-3000:]
+    stored = OutgoingConnection.objects.get()
+    assert stored.secrets() == {"password": SMTP_PASSWORD}
+    assert SMTP_PASSWORD not in stored.secrets_encrypted
+    assert AuditEvent.objects.get().changes["secrets"] == [None, ["password"]]
