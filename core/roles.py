@@ -1,10 +1,11 @@
 """The three roles, as Django groups: one table, used by a migration.
 
-viewer reads everything but secrets (credentials are only ever shown masked),
-the audit trail included;
+viewer reads everything but secrets (credentials and outgoing connections are
+only ever shown masked), the audit trail included;
 operator may also act on what exists (run now, pause, resume, cancel, retry,
-verify credentials, ask a component for options or metadata); editor may also
-create, change and delete schedules and credentials. Superusers pass every
+verify credentials, test connections, ask a component for options or metadata);
+editor may also create, change and delete schedules, credentials and
+connections, and invoke any service with any input. Superusers pass every
 check. Changing a role, or adding a model whose permissions a role holds, needs
 a migration that calls ``sync_role_groups`` again. Because these are ordinary
 Django permissions, the admin, the native API and the compatible endpoints all
@@ -21,6 +22,7 @@ VIEWER = [
     "jobruns.view_jobrun",
     "executions.view_execution",
     "executions.view_credential",
+    "connections.view_outgoingconnection",
     "scheduler_site.view_workerheartbeat",
     "scheduler_site.view_auditevent",
 ]
@@ -32,6 +34,7 @@ OPERATOR = [
     "jobruns.retry_jobrun",
     "executions.verify_credential",
     "executions.add_execution",
+    "connections.test_outgoingconnection",
 ]
 EDITOR = [
     *OPERATOR,
@@ -44,6 +47,10 @@ EDITOR = [
     "executions.add_credential",
     "executions.change_credential",
     "executions.delete_credential",
+    "connections.add_outgoingconnection",
+    "connections.change_outgoingconnection",
+    "connections.delete_outgoingconnection",
+    "jobruns.invoke_service",
 ]
 ROLES = {"viewer": VIEWER, "operator": OPERATOR, "editor": EDITOR}
 

@@ -9,7 +9,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from executions import crypto
+from core import crypto
 
 CREDENTIAL_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_.-]*\Z",

@@ -19,11 +19,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from core import crypto
 from core.audit import Action, audit_record
 from core.logging import log_context
 from core.messaging import publish_on_commit
+from core.text import nul_problem
 from core.timelimits import soft_time_limit
-from executions import crypto
 from executions.components import (
     Component,
     ComponentError,
@@ -320,6 +321,8 @@ def execution_create(
             )
     if not isinstance(cfg or {}, dict):
         raise ValidationError({"cfg": "Must be a JSON object."})
+    if problem := nul_problem(cfg or {}, "cfg"):
+        raise ValidationError({"cfg": problem})
     config, secret = _split_cfg(spec, dict(cfg or {}))
     limit = spec.time_limits.get(method, settings.EXECUTION_TIME_LIMIT_SECONDS)
     execution = Execution.objects.create(

@@ -128,6 +128,7 @@ class JobRun(models.Model):
         permissions = [
             ("cancel_jobrun", "Can cancel runs"),
             ("retry_jobrun", "Can retry and re-send runs"),
+            ("invoke_service", "Can invoke a service with any input"),
         ]
         constraints = [
             # Exactly once per fire time: a second dispatcher's INSERT for the

@@ -1,7 +1,7 @@
 """The service registry: name -> Service class.
 
-Services are the built-ins (`jobruns/jobs/builtin.py`), those in every
-installed app's `job_services.py` and those in the dotted modules of
+Services are the built-ins (`jobruns/jobs/builtin.py`, `jobruns/jobs/sync.py`),
+those in every installed app's `job_services.py` and those in the dotted modules of
 `SCHEDULER_SERVICE_MODULES`. Not `services.py`: in this code
 base that name holds each app's domain services (`schedule_pause`, ...), which
 are not jobs. Not `jobs.py` either, which django-extensions claims for its own
@@ -21,7 +21,7 @@ from django.utils.module_loading import module_has_submodule
 from jobruns.jobs.base import Service
 
 DISCOVERY_MODULE = "job_services"
-BUILTIN_MODULE = "jobruns.jobs.builtin"
+BUILTIN_MODULES = ("jobruns.jobs.builtin", "jobruns.jobs.sync")
 
 _services: dict[str, type[Service]] = {}
 _discovered = False
@@ -54,7 +54,8 @@ def autodiscover() -> None:
     with _lock:
         if _discovered:
             return
-        importlib.import_module(BUILTIN_MODULE)
+        for dotted in BUILTIN_MODULES:
+            importlib.import_module(dotted)
         for config in apps.get_app_configs():
             if module_has_submodule(config.module, DISCOVERY_MODULE):
                 importlib.import_module(f"{config.name}.{DISCOVERY_MODULE}")

@@ -27,6 +27,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from connections.clients import ConnectionFailure
 from core.logging import log_context
 from core.timelimits import soft_time_limit
 from jobruns.jobs.base import CappedLogHandler, Request, RunInfo, Service, ServiceError
@@ -75,6 +76,8 @@ def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None
     with log_context(run=run.pk), _heartbeat(run.pk, handler):
         logger.info("run %s started: %s (attempt %s)", run.pk, run.service, run.attempt)
         outcome, service = _call(run, run_logger, in_process=in_process)
+        if service is not None:
+            service.close_connections()
     stored = _store_result(run, service)
     if not _finish(
         run_id=run.pk,
@@ -143,7 +146,8 @@ def _call(
         message = f"time limit of {run.time_limit_seconds} s exceeded"
         run_logger.error("%s", message)
         return Outcome(Status.TIMED_OUT, error=message), service
-    except ServiceError as exc:
+    except (ServiceError, ConnectionFailure) as exc:
+        # Expected failures: the message names what failed; no traceback.
         run_logger.error("%s", exc)
         return Outcome(Status.FAILED, error=str(exc)), service
     except Exception as exc:  # the service's own bug: record it, never crash
@@ -168,6 +172,7 @@ def _instantiate(run: JobRun, run_logger: logging.Logger) -> Service:
         attempt=run.attempt,
         schedule_name=run.schedule_name,
         correlation_id=run.correlation_id,
+        chain_id=run.retry_of_id or run.pk,
     )
     return cls(request=request, run=info, logger=run_logger)
 

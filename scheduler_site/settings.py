@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "schedules",
     "jobruns",
     "executions",
+    "connections",
     "compat.conductor",
 ]
 
@@ -209,6 +210,21 @@ SCHEDULER_SERVICE_MODULES = env_list("SCHEDULER_SERVICE_MODULES", [])
 # http.request refuses loopback, private and link-local addresses unless allowed.
 HTTP_REQUEST_ALLOW_PRIVATE = env_bool("HTTP_REQUEST_ALLOW_PRIVATE", False)
 
+# --- Outgoing connections (REST, SMTP, Redis by name) ------------------------------
+# Connections may reach loopback and private addresses: an editor chose them. Off,
+# every connection's host must resolve to public addresses only.
+CONNECTIONS_ALLOW_PRIVATE = env_bool("CONNECTIONS_ALLOW_PRIVATE", True)
+# What an `smtp` connection whose host is `django:` sends through (the demo's).
+# https://docs.djangoproject.com/en/5.2/topics/email/#email-backends
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = Path(env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail")))
+# POST /api/v1/services/{name}/invoke/ holds a web thread while it waits for the
+# run; the API accepts up to 60 s, this lowers the ceiling (e.g. behind a proxy
+# with a shorter timeout).
+SERVICE_INVOKE_MAX_WAIT_SECONDS = env_int("SERVICE_INVOKE_MAX_WAIT_SECONDS", 60)
+
 # --- REST framework and OpenAPI -------------------------------------------------------
 # https://www.django-rest-framework.org/api-guide/settings/
 REST_FRAMEWORK = {
@@ -248,6 +264,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobRunStatusEnum": "jobruns.models.JobRun.Status",
         "ExecutionStatusEnum": "executions.models.Execution.Status",
+        "ConnectionKindEnum": "connections.models.OutgoingConnection.Kind",
+        "ScheduleKindEnum": "schedules.models.Schedule.Kind",
     },
 }
 

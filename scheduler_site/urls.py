@@ -35,6 +35,7 @@ urlpatterns = [
     path("api/v1/", include("schedules.api.urls")),
     path("api/v1/", include("jobruns.api.urls")),
     path("api/v1/", include("executions.api.urls")),
+    path("api/v1/", include("connections.api.urls")),
     path("rest/ng/", include("compat.openspecimen.urls")),
     path("api/", include("compat.conductor.urls")),
     path("", include("compat.elasticio.urls")),

@@ -144,7 +144,10 @@ def _tag_problem(key: Any, value: Any) -> str | None:
         return f"tag {key!r} needs a text value, got {type(value).__name__}"
     if value is not None and len(str(value)) > _TAG_VALUE_MAX:
         return f"tag {key!r} has a value longer than {_TAG_VALUE_MAX} characters"
-    return None
+    # PostgreSQL cannot store U+0000 in text: a field error, not a 500.
+    return nul_problem(key, "a tag key") or nul_problem(
+        str(value or ""), f"tag {key!r}"
+    )
 
 
 def _check_keys(data: Mapping[str, Any], errors: Errors) -> None:

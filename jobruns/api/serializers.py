@@ -178,6 +178,55 @@ class RunNowSerializer(serializers.Serializer):
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
+            "Run the sync service and wait up to 30 s",
+            value={
+                "input": {
+                    "rest": "My Data Source",
+                    "path": "/orders/new",
+                    "redis": "cache",
+                    "key": "orders:new",
+                    "smtp": "My SMTP",
+                    "to": ["ops@example.com"],
+                    "cc": ["audit@example.com"],
+                    "subject": "New orders",
+                },
+                "extra": "",
+                "args": [],
+                "wait_seconds": 30,
+            },
+            request_only=True,
+        )
+    ]
+)
+class InvokeSerializer(serializers.Serializer):
+    input = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="The service's input; checked against its input schema.",
+    )
+    extra = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Raw text handed over unchanged (raw_request).",
+    )
+    args = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list
+    )
+    wait_seconds = serializers.FloatField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=60,
+        help_text="How long to wait for the run to end (0 to 60): ended → 200, "
+        "else 202 and Location.",
+    )
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
             "A run's log",
             value={
                 "id": 42,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404
 from django.utils import timezone
@@ -34,6 +36,7 @@ from core.api.schema import (
 )
 from core.api.users import acting_user
 from jobruns.api.serializers import (
+    InvokeSerializer,
     JobRunDetailSerializer,
     JobRunSerializer,
     RunLogSerializer,
@@ -47,7 +50,10 @@ from jobruns.registry import (
     service_as_dict,
 )
 from jobruns.selectors import ResultFileMissing, jobrun_result_file
-from jobruns.services import jobrun_cancel, jobrun_rerun
+from jobruns.services import jobrun_cancel, jobrun_enqueue, jobrun_rerun
+
+# How often a waiting invoke looks whether its run ended.
+INVOKE_POLL_SECONDS = 0.2
 
 
 class JobRunFilter(django_filters.FilterSet):
@@ -92,6 +98,18 @@ class AnyFileRenderer(JSONRenderer):
 
     media_type = "*/*"
     format = "file"
+
+
+def _ended_within(run: JobRun, seconds: float) -> bool:
+    """Wait up to `seconds` for a worker to end the run (it is already sent)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        run.refresh_from_db()
+        if run.is_finished:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(min(INVOKE_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
 def run_accepted(request: Request, run: JobRun) -> Response:
@@ -237,7 +255,49 @@ class ServiceViewSet(viewsets.ViewSet):
     action_permissions = {
         "list": "jobruns.view_jobrun",
         "retrieve": "jobruns.view_jobrun",
+        # Any input, not a schedule's: an editor's power (core/roles.py).
+        "invoke": "jobruns.invoke_service",
     }
+
+    @extend_schema(
+        summary="Invoke a service directly",
+        description="Creates a run (trigger `api`) as run now does. Ended within "
+        "`wait_seconds`: 200 with the run; otherwise 202 with the run and its "
+        "`Location`. An input that does not fit the service's schema: 400.",
+        parameters=[
+            OpenApiParameter("name", str, OpenApiParameter.PATH),
+            location_header(202, "The run's URL, to poll."),
+        ],
+        request=InvokeSerializer,
+        responses={
+            200: JobRunDetailSerializer,
+            202: JobRunDetailSerializer,
+            **PROBLEM_RESPONSES,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def invoke(self, request: Request, name: str) -> Response:
+        try:
+            get_service(name)
+        except ServiceNotFound:
+            raise Http404 from None
+        body = InvokeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        run = jobrun_enqueue(
+            service=name,
+            trigger=JobRun.Trigger.API,
+            args=data["args"],
+            input_override=data["input"],
+            extra=data["extra"],
+            by=acting_user(request),
+            now=timezone.now(),
+        )
+        wait = min(data["wait_seconds"], settings.SERVICE_INVOKE_MAX_WAIT_SECONDS)
+        if _ended_within(run, wait):
+            context = {"request": request}
+            return Response(JobRunDetailSerializer(run, context=context).data)
+        return run_accepted(request, run)
 
     @extend_schema(
         summary="List services",

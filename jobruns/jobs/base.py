@@ -6,6 +6,12 @@ reads `self.request.payload` (the input, a JSON object), `self.request.raw_reque
 `self.request.args`, writes `self.response.payload`, logs through `self.logger`
 (the lines land in the run's log) and may write one result file. The same class
 runs unchanged from a schedule, "run now", the API and `manage.py invoke`.
+
+Remote systems are reached by the name of an outgoing connection (the
+`connections` app), so no address or secret sits in the code or the input:
+`self.out.rest["My Data Source"].get("/path")`, `self.out.redis["cache"]`,
+`self.email.smtp["My SMTP"].send(to=[...], subject=..., ...)`. A failure raises
+`ConnectionFailure` naming the connection; the run fails with that message.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from connections.clients import Email, Outgoing
 
 
 class ServiceError(Exception):
@@ -46,6 +55,9 @@ class RunInfo:
     attempt: int = 1
     schedule_name: str = ""
     correlation_id: str = ""
+    # The first run of this run's retry chain (its own id when not a retry):
+    # a key for work that must happen once however often the run is retried.
+    chain_id: int | None = None
 
 
 class ResultFile:
@@ -119,9 +131,35 @@ class Service:
         self.run = run
         self.logger = logger
         self.result: ResultFile | None = None
+        self._out: Outgoing | None = None
+        self._email: Email | None = None
 
     def handle(self) -> None:
         raise NotImplementedError
+
+    @property
+    def out(self) -> Outgoing:
+        """Outgoing REST and Redis connections by name (made on first use)."""
+        if self._out is None:
+            from connections.clients import Outgoing
+
+            self._out = Outgoing()
+        return self._out
+
+    @property
+    def email(self) -> Email:
+        """SMTP connections by name (made on first use)."""
+        if self._email is None:
+            from connections.clients import Email
+
+            self._email = Email()
+        return self._email
+
+    def close_connections(self) -> None:
+        """Close the clients this run opened (the runner calls it at the end)."""
+        for group in (self._out, self._email):
+            if group is not None:
+                group.close()
 
     def result_file(self, name: str = "result.csv") -> ResultFile:
         """The run's one result file; calling again returns the same file."""

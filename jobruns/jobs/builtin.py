@@ -69,14 +69,21 @@ class Fail(Service):
 class HttpRequest(Service):
     name = "http.request"
     description = (
-        "Calls a REST endpoint. Loopback, private and link-local addresses are "
-        "refused unless HTTP_REQUEST_ALLOW_PRIVATE is on."
+        "Calls a REST endpoint: `url`, or `path` on the outgoing REST connection "
+        "named `connection` (its base URL, auth and timeout; the secrets stay in "
+        "the connection). A bare `url` may not reach loopback, private or "
+        "link-local addresses unless HTTP_REQUEST_ALLOW_PRIVATE is on."
     )
     input_schema = {
         "type": "object",
-        "required": ["url"],
+        "oneOf": [
+            {"required": ["url"], "not": {"required": ["connection"]}},
+            {"required": ["connection"], "not": {"required": ["url"]}},
+        ],
         "properties": {
             "url": {"type": "string", "pattern": "^https?://"},
+            "connection": {"type": "string", "minLength": 1},
+            "path": {"type": "string"},
             "method": {"type": "string"},
             "headers": {"type": "object", "additionalProperties": {"type": "string"}},
             "json": {},
@@ -89,6 +96,15 @@ class HttpRequest(Service):
     def handle(self) -> None:
         payload = self.request.payload
         method = str(payload.get("method", "GET")).upper()
+        if "connection" in payload:
+            self._through_connection(method, payload)
+        else:
+            self._to_url(method, payload)
+        status = self.response.payload["status"]
+        if status >= 400 and payload.get("fail_on_status", True):
+            raise ServiceError(f"{method} answered {status}")
+
+    def _to_url(self, method: str, payload: dict[str, Any]) -> None:
         timeout = min(float(payload.get("timeout", 10)), HTTP_MAX_TIMEOUT)
         request = urllib.request.Request(  # noqa: S310 (scheme checked by schema)
             payload["url"], method=method, headers=dict(payload.get("headers", {}))
@@ -102,8 +118,27 @@ class HttpRequest(Service):
         status, headers, body = _send(request, timeout=timeout)
         self.logger.info("answered %s (%d bytes)", status, len(body))
         self.response.payload = _response(status, headers, body)
-        if status >= 400 and payload.get("fail_on_status", True):
-            raise ServiceError(f"{method} answered {status}")
+
+    def _through_connection(self, method: str, payload: dict[str, Any]) -> None:
+        session = self.out.rest[payload["connection"]]
+        options: dict[str, Any] = {"headers": dict(payload.get("headers", {}))}
+        if "timeout" in payload:
+            options["timeout"] = min(float(payload["timeout"]), HTTP_MAX_TIMEOUT)
+        if "json" in payload:
+            options["json"] = payload["json"]
+        elif "body" in payload:
+            options["data"] = str(payload["body"]).encode()
+        path = str(payload.get("path", ""))
+        self.logger.info(
+            "%s %s on connection %r", method, path or "/", payload["connection"]
+        )
+        answer = session.request(method, path, check=False, stream=True, **options)
+        with answer:
+            body = answer.raw.read(HTTP_MAX_BODY, decode_content=True)
+        self.logger.info("answered %s (%d bytes)", answer.status_code, len(body))
+        self.response.payload = _response(
+            answer.status_code, dict(answer.headers), body
+        )
 
 
 def _redacted_url(url: str) -> str:

@@ -63,6 +63,10 @@ RULES: dict[str, dict[str, str]] = {
     "jobrun-retry": {"POST": OP},
     "service-list": {"GET": V},
     "service-detail": {"GET": V},
+    "service-invoke": {"POST": E},
+    "connection-list": {"GET": V, "POST": E},
+    "connection-detail": {"GET": V, "PUT": E, "PATCH": E, "DELETE": E},
+    "connection-test": {"POST": OP},
     "auditevent-list": {"GET": V},
     "auditevent-detail": {"GET": V},
     "apitoken-list": {"GET": SIGNED_IN, "POST": SIGNED_IN},
@@ -144,6 +148,7 @@ RULES: dict[str, dict[str, str]] = {
     "admin:schedules_schedule_pause": {"GET": OP},
     "admin:schedules_schedule_resume": {"GET": OP},
     "admin:schedules_schedule_duplicate": {"GET": E},
+    "admin:connections_outgoingconnection_test": {"POST": OP},
 }
 # Admin URL patterns Django generates for every registered model, checked below
 # against the model's view/add/change/delete permission.
@@ -237,6 +242,7 @@ def test_every_url_pattern_has_a_rule() -> None:
 # --- Sample objects so every URL resolves to something real --------------------------
 @pytest.fixture
 def world(db: Any, superuser: Any, settings: Any) -> dict[str, Any]:
+    from connections.services import connection_create
     from core.accounts import api_token_create
     from core.models import WorkerHeartbeat
     from executions.models import Execution
@@ -278,6 +284,14 @@ def world(db: Any, superuser: Any, settings: Any) -> dict[str, Any]:
         now=now,
         dispatch=False,
     )
+    connection = connection_create(
+        name="matrix cache",
+        kind="redis",
+        # A closed port: a test answers at once with ok false.
+        settings={"url": "redis://127.0.0.1:9/0", "timeout_seconds": 1},
+        secrets={"password": "matrix-redis-password"},
+        by=superuser,
+    )
     token, _ = api_token_create(user=superuser, name="matrix")
     WorkerHeartbeat.objects.create(hostname="w@matrix", seen_at=now)
     _a_conductor_key(superuser, now)
@@ -286,6 +300,7 @@ def world(db: Any, superuser: Any, settings: Any) -> dict[str, Any]:
         "schedule": schedule,
         "run": run,
         "credential": credential,
+        "connection": connection,
         "execution": execution,
         "token": token,
     }
@@ -324,6 +339,11 @@ def _kwargs_for(key: str, route: str, world: dict[str, Any]) -> dict[str, Any]:
         values["pk"] = world["credential"].pk
     if "component-detail" in key:
         values["name"] = "woocommerce"
+    if "connection" in key:
+        values["name"] = world["connection"].name
+        values["pk"] = world["connection"].pk
+    if key == "service-invoke":
+        values["name"] = "core.echo"
     return values
 
 

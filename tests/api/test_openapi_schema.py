@@ -29,6 +29,7 @@ NO_REQUEST_BODY = {
     "runs_cancel_create",
     "runs_retry_create",
     "credentials_verify_create",
+    "connections_test_create",
 }
 # Answered on every native operation by our AutoSchema.
 ALWAYS_PROBLEMS = {"400", "401", "403", "404"}

@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.utils import timezone
 
-from executions import crypto
+from core import crypto
 from executions.components import all_components, get_component
 from executions.components.base import Component, ComponentError
 from executions.components.woocommerce import WooCommerceClient
@@ -480,3 +480,32 @@ def test_the_demo_shop_is_off_unless_enabled(client: Any, settings: Any) -> None
     )
     assert answer.status_code == 200
     assert answer["X-WP-TotalPages"] == "1"
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_the_config_is_a_field_error_not_a_500(
+    client: Any, superuser: Any
+) -> None:
+    """PostgreSQL refuses U+0000 in jsonb (schemathesis, on /v1/exec/schedule)."""
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        execution_create(
+            component="woocommerce", method="verify_credentials",
+            cfg={"url": "https://shop.example\x00.com"}, via="api",
+            now=timezone.now(), dispatch=False,
+        )  # fmt: skip
+    assert caught.value.message_dict == {
+        "cfg": ["cfg.url contains a NUL character (\\u0000)"]
+    }
+    from tests.conftest import PASSWORD
+
+    basic = base64.b64encode(f"{superuser.username}:{PASSWORD}".encode()).decode()
+    answer = client.post(
+        "/v1/exec/schedule",
+        {"execution_type": "verify_credentials", "component": "woocommerce",
+         "cfg": {"a": "\x00"}, "account_data": {}},
+        content_type="application/json", HTTP_AUTHORIZATION=f"Basic {basic}",
+    )  # fmt: skip
+    assert answer.status_code == 400
+    assert not Execution.objects.exists()

@@ -96,8 +96,8 @@ def test_load_demo_is_idempotent() -> None:
     _call("load_demo")
     again = _call("load_demo")
 
-    assert Schedule.objects.filter(name__startswith="demo.").count() == 3
-    assert again.count("already there") == 3
+    assert Schedule.objects.filter(name__startswith="demo.").count() == 4
+    assert again.count("already there") == 4 + 3  # schedules and connections
 
 
 @pytest.mark.django_db

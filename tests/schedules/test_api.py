@@ -179,6 +179,16 @@ def test_tags_are_read_replaced_and_removed(api: APIClient) -> None:
     assert api.get(f"{URL}nightly-report/tags/").json() == {"tags": {"c": "3"}}
 
 
+def test_a_nul_character_in_a_tag_is_a_field_error_not_a_500(api: APIClient) -> None:
+    """Found by schemathesis: PostgreSQL refuses U+0000 in text."""
+    api.post(URL, definition(tags={"a": "1"}), format="json")
+    for tags in ({"\x00x": "1"}, {"k": "v\x00"}):
+        answer = api.put(f"{URL}nightly-report/tags/", {"tags": tags}, format="json")
+        assert answer.status_code == 400
+        assert "tags" in answer.json()["errors"]
+    assert api.get(f"{URL}nightly-report/tags/").json() == {"tags": {"a": "1"}}
+
+
 def test_the_list_filters_by_kind_tag_paused_and_text(api: APIClient) -> None:
     api.post(URL, definition(name="cron-one", tags={"team": "ops"}), format="json")
     api.post(URL, definition(name="every-minute", kind="interval",

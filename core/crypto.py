@@ -1,4 +1,7 @@
-"""Encryption of credential fields at rest (Fernet, with key rotation) and masking.
+"""Encryption of secret fields at rest (Fernet, with key rotation) and masking.
+
+One piece for every app that stores secrets (executions' credentials,
+outgoing connections), so they share the keys, the rotation and the mask.
 
 Keys come from ``CREDENTIALS_ENCRYPTION_KEYS`` (comma list of Fernet keys; the
 first encrypts, every one decrypts, so a new key is put first and the old one
@@ -33,6 +36,7 @@ def derived_key(secret_key: str) -> bytes:
     hkdf = HKDF(
         algorithm=hashes.SHA256(),
         length=32,
+        # Kept from when this lived in executions: stored values depend on it.
         salt=b"scheduler.executions",
         info=b"credential-fields-v1",
     )
