@@ -177,9 +177,9 @@ def jobrun_record_skipped(
     now: datetime,
 ) -> JobRun:
     """Record fires that did not run as one skipped row (IntegrityError if known)."""
-    run = _fire_row(schedule, scheduled_for, now=now)
-    _mark_skipped(run, reason=reason, count=count, now=now)
-    run.log = note
+    run = fire_skipped(
+        schedule, scheduled_for, reason=reason, count=count, note=note, now=now
+    )
     run.save()
     return run
 

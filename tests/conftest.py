@@ -9,7 +9,8 @@ it fails instead, so nothing silently stops being tested.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,31 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"{n} {outcome}" for outcome, n in sorted(_SERVICE_OUTCOMES[marker].items())
         )
         terminalreporter.write_line(f"{marker}: {counts}")
+
+
+@pytest.fixture
+def dispatcher() -> Iterator[Callable[[], None]]:
+    """Beat's dispatcher loop, started in a thread with its own DB connection."""
+    from django.db import connection
+
+    from jobruns.beat import dispatch_tick
+
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                stop.wait(dispatch_tick())
+        finally:
+            connection.close()
+
+    def start() -> None:
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)

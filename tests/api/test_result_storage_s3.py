@@ -6,7 +6,6 @@ real boto3 client, as against AWS or MinIO, without an account.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,19 +18,14 @@ from rest_framework.test import APIClient
 from jobruns.models import JobRun
 from jobruns.services import jobrun_execute
 from scheduler_site.env import file_storage_from_env
+from tests.support.services import free_port
 
 BUCKET = "scheduler-results"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

@@ -19,27 +19,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.services import service_missing
+from tests.support.services import free_port, service_missing
 
 SOURCE_TOKEN = "src-token-7c1e-d4f0-a9b8-5e6f"
 SMTP_USER = "robot@example.com"
 SMTP_PASSWORD = "smtp-pass-0b9d-41aa-8c2e"
 REDIS_PASSWORD = "redis-pass-f31c-77de-b0a4"
 ORDERS = b'[{"id": 1, "total": "19.90"}, {"id": 2, "total": "5.00"}]'
-# This helper's port ranges (see the brief): SMTP servers and our own Redis.
+# Ports of the SMTP servers and the password-protected Redis these tests start.
 SMTP_PORTS = range(16600, 16650)
 REDIS_PORTS = range(55460, 55470)
-
-
-def free_port(candidates: range) -> int:
-    for port in candidates:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {candidates}")
 
 
 def closed_port() -> int:

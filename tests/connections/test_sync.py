@@ -5,21 +5,18 @@ invoked over the API and from the command line; every step's failure."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection as db_connection
 from django.utils import timezone
 
 from connections.models import OutgoingConnection, SentEmail
 from connections.services import connection_update
-from jobruns.beat import dispatch_tick
 from jobruns.models import JobRun
 from schedules.services import schedule_create
 from tests.connections.conftest import (
@@ -38,30 +35,6 @@ pytestmark = [
 ]
 SERVICE = "sync.rest_to_redis_email"
 Status = JobRun.Status
-
-
-@pytest.fixture
-def dispatcher() -> Iterator[Callable[[], None]]:
-    """Beat's dispatcher loop in a thread with its own database connection."""
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
-
-    def loop() -> None:
-        try:
-            while not stop.is_set():
-                stop.wait(dispatch_tick())
-        finally:
-            db_connection.close()
-
-    def start() -> None:
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-        threads.append(thread)
-
-    yield start
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from executions.services import execution_reap
 from jobruns.models import JobRun
 from jobruns.services import jobrun_requeue_stale
 from schedules.services import schedule_create
-from tests.support.live import GunicornProcess, free_port
-from tests.support.services import database_url_for_subprocess
+from tests.support.live import GunicornProcess
+from tests.support.services import database_url_for_subprocess, free_port
 
 pytestmark = [pytest.mark.requires_postgres, pytest.mark.requires_redis]
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
-from jobruns.beat import dispatch_tick
 from jobruns.dispatcher import dispatch_due
 from jobruns.models import JobRun
 from jobruns.services import (
@@ -57,30 +56,6 @@ def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 def _status(run: JobRun) -> str:
     return JobRun.objects.values_list("status", flat=True).get(pk=run.pk)
-
-
-@pytest.fixture
-def dispatcher() -> Iterator[Callable[[], None]]:
-    """The dispatcher loop of beat, in a thread with its own DB connection."""
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
-
-    def loop() -> None:
-        try:
-            while not stop.is_set():
-                stop.wait(dispatch_tick())
-        finally:
-            connection.close()
-
-    def start() -> None:
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-        threads.append(thread)
-
-    yield start
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=10)
 
 
 @pytest.mark.requires_postgres

@@ -5,7 +5,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from scheduler_site.supervisor import Child, Supervisor
 from tests.support.processes import command_line, is_running, process_tree
+from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,12 +78,6 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout() -> None:
     assert stubborn.process.returncode == -signal.SIGKILL
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _get_json(url: str) -> tuple[int, dict[str, object]]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -140,7 +134,7 @@ def test_make_run_serves_then_stops_everything_on_sigterm_to_its_group(
     are refused at once. SIGTERM to make's whole group (what `timeout` and CI
     runners send) stops every process, each by itself (Celery's warm shutdown).
     """
-    port = _free_port()
+    port = free_port()
     env = _laptop_env(tmp_path)
     log_path = tmp_path / "make-run.log"
     with log_path.open("w") as log:
@@ -188,7 +182,7 @@ def test_make_run_serves_then_stops_everything_on_sigterm_to_its_group(
 
 
 def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = _laptop_env(tmp_path)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],

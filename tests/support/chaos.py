@@ -13,7 +13,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,21 +21,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.services import ROOT, WORKER_LOGS
+from tests.support.services import ROOT, WORKER_LOGS, free_port
 
 REDIS_PORTS = range(55500, 55510)
 POSTGRES_PORTS = range(55510, 55520)
-
-
-def free_port(candidates: range) -> int:
-    for port in candidates:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {candidates.start}-{candidates.stop - 1}")
 
 
 def wait_for(check: object, timeout: float, what: str, every: float = 0.1) -> None:

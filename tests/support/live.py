@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.services import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "var" / "test-logs"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class GunicornProcess:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -179,3 +180,23 @@ class CeleryWorkerProcess:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def free_port(candidates: range | None = None) -> int:
+    """A port nothing listens on: the first free one of `candidates`, else any.
+
+    Tests that start servers of their own (Redis, PostgreSQL, SMTP) take them
+    from a fixed range so that a leftover process is easy to recognise.
+    """
+    if candidates is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {candidates.start}-{candidates.stop - 1}")
