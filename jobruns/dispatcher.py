@@ -66,9 +66,6 @@ SkipReason = JobRun.SkipReason
 # counted, and a per-second schedule down for a week would walk 600,000.
 MAX_WALKED_FIRES = 1000
 MAX_BATCHES = 1000
-# Schedules per transaction: each batch costs a constant number of statements,
-# so bigger is cheaper per fire, until row locks are held for too long.
-BATCH_SIZE = 500
 _TICK = timedelta(microseconds=1)
 
 
@@ -116,13 +113,17 @@ def plan_fires(
     return Plan(run=run, dropped=dropped, reason=reason)
 
 
-def dispatch_due(*, now: datetime, batch_size: int = BATCH_SIZE) -> int:
+def dispatch_due(*, now: datetime, batch_size: int | None = None) -> int:
     """Create the runs of every schedule due by `now`; returns how many were queued.
 
     Cost grows with the number of due schedules only (one indexed query per
     batch), never with the size of the schedule table; a batch costs the same
     handful of statements whether it holds 10 schedules or 500.
     """
+    # Schedules per transaction (SCHEDULER_DISPATCH_BATCH_SIZE): each batch costs
+    # a constant number of statements, so bigger is cheaper per fire, until row
+    # locks are held for too long.
+    batch_size = batch_size or settings.SCHEDULER_DISPATCH_BATCH_SIZE
     queued = 0
     for _ in range(MAX_BATCHES):
         handled, batch_queued = _dispatch_batch(due_by=now, batch_size=batch_size)

@@ -202,6 +202,7 @@ JOBRUN_LOG_MAX_BYTES = env_int("JOBRUN_LOG_MAX_BYTES", 65_536, minimum=1024)
 JOBRUN_KEEP_ADHOC_DAYS = env_int("JOBRUN_KEEP_ADHOC_DAYS", 30, minimum=1)
 # A fire dispatched later than this after its instant counts as missed.
 SCHEDULER_ON_TIME_SECONDS = env_int("SCHEDULER_ON_TIME_SECONDS", 5, minimum=1)
+SCHEDULER_DISPATCH_BATCH_SIZE = env_int("SCHEDULER_DISPATCH_BATCH_SIZE", 500, minimum=1)
 SCHEDULER_DISPATCH_MAX_SLEEP_MS = env_int(
     "SCHEDULER_DISPATCH_MAX_SLEEP_MS", 500, minimum=10
 )

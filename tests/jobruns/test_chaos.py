@@ -87,9 +87,10 @@ class Chaos:
     workers: list[CeleryWorkerProcess] = field(default_factory=list)
     beats: list[CeleryBeatProcess] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
-        return {**PROCESS_ENV, "CELERY_BROKER_URL": self.broker_url}
+        return {**PROCESS_ENV, **self.extra_env, "CELERY_BROKER_URL": self.broker_url}
 
     def start_worker(self, concurrency: int = 4) -> CeleryWorkerProcess:
         worker = CeleryWorkerProcess(
@@ -350,6 +351,9 @@ def test_a_pool_child_killed_with_sigkill_ends_its_run_lost_and_retries_it_once(
 def test_three_beats_racing_over_the_same_schedules_fire_each_time_once(
     chaos: Chaos,
 ) -> None:
+    # Small batches, so the three really share the due schedules: with the
+    # default batch of 500 the first to lock takes all 16 at every tick.
+    chaos.extra_env["SCHEDULER_DISPATCH_BATCH_SIZE"] = "2"
     chaos.start(beats=3)
     for i in range(16):
         chaos.schedule(f"race-{i}", seconds=0)
