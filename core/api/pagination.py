@@ -95,25 +95,21 @@ class EstimatedCountPagination(LimitOffsetPagination):
         self, queryset: Any, request: Request, view: Any = None
     ) -> list[Any]:
         self.request = request
-        self.limit = self.get_limit(request)
-        self.offset = self.get_offset(request)
-        rows = list(queryset[self.offset : self.offset + self.limit + 1])
-        self.has_next = len(rows) > self.limit
-        rows = rows[: self.limit]
-        self.count, self.count_is_exact = self._count(queryset, len(rows))
-        self.display_page_controls = (
-            self.template is not None and self.count > self.limit
-        )
+        self.limit = limit = self.get_limit(request)
+        self.offset = offset = self.get_offset(request)
+        rows = list(queryset[offset : offset + limit + 1])
+        self.has_next = len(rows) > limit
+        rows = rows[:limit]
+        if not self.has_next and (rows or not offset):
+            self.count, self.count_is_exact = offset + len(rows), True
+        else:
+            self.count, self.count_is_exact = count_bounded(
+                queryset,
+                exact_up_to=self.exact_count_up_to,
+                at_least=offset + len(rows) + int(self.has_next),
+            )
+        self.display_page_controls = self.template is not None and self.count > limit
         return rows
-
-    def _count(self, queryset: Any, on_page: int) -> tuple[int, bool]:
-        if not self.has_next and (on_page or not self.offset):
-            return self.offset + on_page, True
-        return count_bounded(
-            queryset,
-            exact_up_to=self.exact_count_up_to,
-            at_least=self.offset + on_page + int(self.has_next),
-        )
 
     def get_next_link(self) -> str | None:
         if not self.has_next:
@@ -122,6 +118,9 @@ class EstimatedCountPagination(LimitOffsetPagination):
 
     def _next_past_estimate(self) -> str:
         # The estimate may be below the offset reached; the rows say there is more.
+        assert self.request is not None
+        assert self.limit is not None
+        assert self.offset is not None
         url = self.request.build_absolute_uri()
         url = replace_query_param(url, self.limit_query_param, self.limit)
         return replace_query_param(
