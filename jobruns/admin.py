@@ -67,7 +67,7 @@ class ScheduleWithRunsFilter(admin.RelatedOnlyFieldListFilter):
 
     def field_choices(
         self, field: Any, request: HttpRequest, model_admin: Any
-    ) -> list[tuple[Any, str]]:
+    ) -> list[tuple[str, Any]]:  # label: str or lazy str
         has_runs = Exists(JobRun.objects.filter(schedule=OuterRef("pk")))
         return list(
             field.get_choices(
