@@ -52,9 +52,11 @@ bench: $(DEV_STAMP) ## print benchmark figures (needs a scratch DATABASE_URL and
 	$(PY) bench/cron_bench.py
 	$(PY) bench/dispatch_bench.py
 	$(PY) bench/burst_bench.py 1000 10000
+	$(PY) bench/history_bench.py 1000000
 
-bench-smoke: $(DEV_STAMP) ## the burst benchmark at a tiny size (CI: it still runs end to end)
+bench-smoke: $(DEV_STAMP) ## the burst and history benchmarks at a tiny size (CI: they still run end to end)
 	$(PY) bench/burst_bench.py 100 --peer-cap 30 --cap 60
+	$(PY) bench/history_bench.py 10000 --peer-size 1000 --repeat 5
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var

@@ -186,6 +186,9 @@ class JobRun(models.Model):
             # The run lists' default order (native API, admin): newest first, read
             # from the index instead of sorting a million rows per page.
             models.Index(fields=["-queued_at", "-id"], name="jobrun_recent_idx"),
+            # A schedule's runs newest first (OpenSpecimen's job runs): without it
+            # a deep page walks the whole primary key filtering on schedule.
+            models.Index(fields=["schedule", "-id"], name="jobrun_schedule_recent_idx"),
             models.Index(
                 fields=["status", "-queued_at", "-id"], name="jobrun_status_recent_idx"
             ),

@@ -22,7 +22,6 @@ from django.db.models.functions import Coalesce
 from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -31,7 +30,10 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from compat.openspecimen import errors, mapping
-from compat.openspecimen.authentication import OsTokenAuthentication
+from compat.openspecimen.authentication import (
+    CachedBasicAuthentication,
+    OsTokenAuthentication,
+)
 from compat.openspecimen.selectors import (
     os_may_download_result,
     os_may_read_run,
@@ -73,7 +75,7 @@ JOB_TYPES = ("INTERNAL", "EXTERNAL", "QUERY")
 class OsView(APIView):
     """OpenSpecimen's auth (session token or Basic), JSON, and error shape."""
 
-    authentication_classes = [OsTokenAuthentication, BasicAuthentication]
+    authentication_classes = [OsTokenAuthentication, CachedBasicAuthentication]
     permission_classes = [HasActionPermission]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]

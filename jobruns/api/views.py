@@ -28,6 +28,7 @@ from rest_framework.reverse import reverse
 
 from core.api.errors import Conflict
 from core.api.filters import UtcDateTimeFilter
+from core.api.pagination import EstimatedCountPagination
 from core.api.schema import (
     CONFLICT_RESPONSE,
     PROBLEM,
@@ -35,6 +36,7 @@ from core.api.schema import (
     location_header,
 )
 from core.api.users import acting_user
+from core.counting import EXACT_COUNT_UP_TO
 from jobruns.api.serializers import (
     InvokeSerializer,
     JobRunDetailSerializer,
@@ -129,6 +131,11 @@ _RUN_RESPONSES = {200: JobRunDetailSerializer, **PROBLEM_RESPONSES}
 @extend_schema_view(
     list=extend_schema(
         summary="List runs (newest first)",
+        description="Paged with `limit` and `offset`. `count` is exact up to "
+        f"{EXACT_COUNT_UP_TO:,} matching runs; above that it is the database's "
+        "estimate and `count_is_exact` is false (counting a million runs on "
+        "every page cost more than the page). `next` is exact either way: "
+        "follow it until it is null.",
         responses={200: JobRunSerializer(many=True), **PROBLEM_RESPONSES},
     ),
     retrieve=extend_schema(summary="Read a run", responses=_RUN_RESPONSES),
@@ -145,7 +152,9 @@ class JobRunViewSet(
         OrderingFilter,
     ]
     ordering_fields = ["queued_at", "started_at", "finished_at", "id"]
+    # Served by jobrun_recent_idx (and jobrun_status_recent_idx with ?status=).
     ordering = ["-queued_at", "-id"]
+    pagination_class = EstimatedCountPagination
     action_permissions = {
         "list": "jobruns.view_jobrun",
         "retrieve": "jobruns.view_jobrun",

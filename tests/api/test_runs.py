@@ -81,10 +81,80 @@ def test_the_run_list_costs_the_same_queries_for_one_run_or_thirty(
     schedule = make_schedule()
     for minute in range(30):
         make_run(schedule, status=Status.SUCCEEDED, at=NOON + timedelta(minutes=minute))
-    # Permission check (user permissions, group permissions), count, page.
-    with django_assert_max_num_queries(4):
+    # Permission check (user permissions, group permissions), page. The page
+    # reached the end, so it knows the count: no COUNT statement at all.
+    with django_assert_max_num_queries(3):
         response = api.get(RUNS)
-    assert response.json()["count"] == 30
+    assert (response.json()["count"], response.json()["count_is_exact"]) == (30, True)
+
+
+def _counts(queries: Any) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_a_short_run_list_is_counted_exactly_and_only_as_far_as_needed(
+    client_for: Callable[..., APIClient],
+    viewer: Any,
+    make_schedule: Any,
+    make_run: Any,
+    django_assert_max_num_queries: Any,
+) -> None:
+    api = client_for(viewer)
+    schedule = make_schedule()
+    runs = [
+        make_run(schedule, status=Status.SUCCEEDED, at=NOON + timedelta(minutes=m))
+        for m in range(12)
+    ]
+
+    with django_assert_max_num_queries(4) as queries:
+        body = api.get(RUNS, {"limit": 5}).json()
+
+    assert (body["count"], body["count_is_exact"]) == (12, True)
+    assert [run["id"] for run in body["results"]] == [r.pk for r in runs[::-1][:5]]
+    assert "offset=5" in body["next"]
+    # The one count there is stops after EXACT_COUNT_UP_TO + 1 rows.
+    [count] = _counts(queries)
+    assert "LIMIT 10001" in count
+    last = api.get(RUNS, {"limit": 5, "offset": 10}).json()
+    assert (last["count"], last["next"], len(last["results"])) == (12, None, 2)
+
+
+@pytest.mark.requires_postgres
+def test_a_long_run_list_answers_with_an_estimate_not_a_full_count(
+    client_for: Callable[..., APIClient],
+    viewer: Any,
+    make_schedule: Any,
+    make_run: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_max_num_queries: Any,
+) -> None:
+    # Past the bound (lowered from 10,000 to keep the test small) the list
+    # asks PostgreSQL's planner instead of counting every row.
+    monkeypatch.setattr("core.counting.EXACT_COUNT_UP_TO", 5)
+    api = client_for(viewer)
+    schedule = make_schedule()
+    for minute in range(12):
+        make_run(schedule, status=Status.SUCCEEDED, at=NOON + timedelta(minutes=minute))
+
+    with django_assert_max_num_queries(5) as queries:
+        body = api.get(RUNS, {"limit": 3, "offset": 3}).json()
+
+    assert body["count_is_exact"] is False
+    assert body["count"] >= 6  # never below what the count already saw
+    assert len(body["results"]) == 3
+    assert "offset=6" in body["next"]
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert all("LIMIT 6" in count for count in _counts(queries)), sql
+    assert any(statement.startswith("EXPLAIN") for statement in sql), sql
+    # Every page is still reachable by following `next`.
+    offset, seen = 0, []
+    while True:
+        page = api.get(RUNS, {"limit": 5, "offset": offset}).json()
+        seen += [run["id"] for run in page["results"]]
+        if page["next"] is None:
+            break
+        offset += 5
+    assert len(seen) == len(set(seen)) == 12
 
 
 def test_a_run_reads_with_its_request_outcome_and_links(

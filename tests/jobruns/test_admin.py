@@ -110,3 +110,31 @@ def test_the_unfiltered_run_list_counts_from_statistics_and_a_filtered_one_exact
     assert counts(unfiltered) == []
     assert any("reltuples" in q["sql"] for q in unfiltered.captured_queries)
     assert len(counts(filtered)) == 1
+
+
+@pytest.mark.django_db
+def test_the_schedule_filter_lists_schedules_with_runs_without_distinct_over_runs(
+    client: Client, superuser: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from schedules.models import Schedule
+
+    def schedule(name: str) -> Schedule:
+        return Schedule.objects.create(
+            name=name, kind="interval", interval_hours=1, target="core.echo"
+        )
+
+    ran, idle = schedule("ran-once"), schedule("never-ran")
+    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+        jobrun_enqueue(schedule=ran, trigger="cli", now=NOON)
+    client.login(username=superuser.username, password=PASSWORD)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("admin:jobruns_jobrun_changelist")).content.decode()
+
+    assert f"schedule__id__exact={ran.pk}" in page
+    assert f"schedule__id__exact={idle.pk}" not in page
+    distinct = [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]]
+    assert distinct == []

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -594,3 +596,34 @@ def test_search_sorts_and_pages_and_reports_total_hits(
         "beta"
     ] * 2
     assert _ids(by_name)[0] == str(history["alpha-4"].pk)
+
+
+def test_search_counts_no_further_than_it_must(
+    api: APIClient, history: dict[str, JobRun]
+) -> None:
+    def counts(queries: Any) -> list[str]:
+        return [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
+
+    # A page short of `size` knows the total: no count statement.
+    with CaptureQueriesContext(connection) as queries:
+        assert _search(api, size=10)["totalHits"] == 5
+    assert counts(queries) == []
+    # A full page counts, but stops after EXACT_COUNT_UP_TO + 1 rows.
+    with CaptureQueriesContext(connection) as queries:
+        assert _search(api, size=2)["totalHits"] == 5
+    [count] = counts(queries)
+    assert "LIMIT 10001" in count
+
+
+@pytest.mark.requires_postgres
+def test_search_reports_an_estimate_past_the_exact_count_bound(
+    api: APIClient, history: dict[str, JobRun], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.counting.EXACT_COUNT_UP_TO", 3)
+    with CaptureQueriesContext(connection) as queries:
+        body = _search(api, size=2, start=2)
+    assert len(body["results"]) == 2
+    assert body["totalHits"] >= 4  # never below what the bounded count saw
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert [s for s in sql if "COUNT(" in s and "LIMIT 4" not in s] == [], sql
+    assert any(s.startswith("EXPLAIN") for s in sql), sql

@@ -8,12 +8,15 @@ and read the way an OpenSpecimen client does.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 import time_machine
+from django.contrib.auth import authenticate
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import Client
@@ -148,6 +151,64 @@ def test_http_basic_also_authenticates(client: Client, superuser: Any) -> None:
 
     assert answer.status_code == 200
     assert answer.json() == {"count": 0}
+
+
+@pytest.fixture
+def password_checks() -> Iterator[mock.MagicMock]:
+    """Counts the full (slow, hashing) password checks HTTP Basic makes."""
+    cache.clear()
+    with mock.patch(
+        "rest_framework.authentication.authenticate", wraps=authenticate
+    ) as spy:
+        yield spy
+    cache.clear()
+
+
+def _count_as(client: Client, username: str, password: str) -> int:
+    return client.get(
+        "/rest/ng/scheduled-jobs/count", headers=basic_headers(username, password)
+    ).status_code
+
+
+def test_http_basic_checks_a_password_once_then_remembers_it_without_storing_it(
+    client: Client, superuser: Any, password_checks: mock.MagicMock
+) -> None:
+    assert [_count_as(client, superuser.username, PASSWORD) for _ in range(3)] == [
+        200
+    ] * 3
+    assert password_checks.call_count == 1
+    # What is kept: a keyed hash as the key, the user id and a keyed hash of the
+    # stored password hash as the value; never the password.
+    [key] = [k for k in cache._cache if "os-basic:" in k]  # type: ignore[attr-defined]
+    user_pk, password_mac = cache.get(key.split(":", 2)[-1])
+    assert user_pk == superuser.pk
+    assert PASSWORD not in key
+    assert PASSWORD not in password_mac
+    assert superuser.password not in password_mac
+
+
+def test_a_wrong_password_is_never_served_from_the_remembered_check(
+    client: Client, superuser: Any, password_checks: mock.MagicMock
+) -> None:
+    assert _count_as(client, superuser.username, PASSWORD) == 200
+    assert _count_as(client, superuser.username, PASSWORD + "x") == 401
+    assert _count_as(client, superuser.username, "") == 401
+    assert password_checks.call_count == 3  # each wrong one took the full check
+
+
+def test_a_password_change_or_a_disabled_account_ends_the_remembered_check(
+    client: Client, superuser: Any, password_checks: mock.MagicMock
+) -> None:
+    assert _count_as(client, superuser.username, PASSWORD) == 200
+    superuser.set_password("a brand new password")
+    superuser.save()
+
+    assert _count_as(client, superuser.username, PASSWORD) == 401
+    assert _count_as(client, superuser.username, "a brand new password") == 200
+    assert password_checks.call_count == 3
+    superuser.is_active = False
+    superuser.save()
+    assert _count_as(client, superuser.username, "a brand new password") == 401
 
 
 def test_no_credentials_is_401_with_an_error_array(client: Client) -> None:
