@@ -41,6 +41,9 @@ class DispatchingScheduler(DatabaseScheduler):
             return interval  # beat sent a periodic task; it wants to tick again
         # Sleep here rather than in beat's loop: on PostgreSQL a change to the
         # schedules (NOTIFY) ends the sleep at once, then beat ticks again.
+        # Celery's tick returns a negative interval when a periodic task is
+        # overdue (seen after the database came back from a restart); `wait`
+        # clamps it, since sleeping a negative time raised and ended beat.
         WAKEUP.wait(min(interval, dispatch_tick()))
         return MIN_SLEEP
 
@@ -126,6 +129,9 @@ class _Wakeup:
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True when woken by a change."""
+        # A negative timeout is a ValueError in both sleep and select, and an
+        # exception here would end beat.
+        seconds = max(MIN_SLEEP, seconds)
         conn = self._listening()
         if conn is None:
             time.sleep(seconds)

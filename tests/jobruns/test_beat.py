@@ -7,7 +7,10 @@ import threading
 import pytest
 from django.utils import timezone
 
-from jobruns.beat import _Wakeup
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from jobruns import beat
+from jobruns.beat import DispatchingScheduler, _Wakeup
 from schedules.services import schedule_create, schedule_pause
 
 
@@ -33,3 +36,37 @@ def test_a_new_schedule_ends_the_dispatchers_sleep_and_quiet_does_not() -> None:
         assert wakeup.wait(60) is True, "a pause changes what is due too"
     finally:
         wakeup.close()
+
+
+class _OverdueBeat(DispatchingScheduler):
+    """Celery's tick as it answered after a database restart: a periodic task
+    overdue, so a negative interval."""
+
+    def __init__(self) -> None:  # no app, no database: only `tick` is tried
+        pass
+
+
+def test_an_overdue_periodic_task_neither_ends_beat_nor_skips_the_dispatch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(DatabaseScheduler, "tick", lambda self: -2.5)
+    dispatched: list[bool] = []
+
+    def dispatch() -> float:
+        dispatched.append(True)
+        return 0.02
+
+    monkeypatch.setattr(beat, "dispatch_tick", dispatch)
+    # As when the database was down a moment ago: no listener, a plain sleep.
+    asleep = _Wakeup()
+    asleep._retry_at = float("inf")
+    monkeypatch.setattr(beat, "WAKEUP", asleep)
+
+    assert _OverdueBeat().tick() == beat.MIN_SLEEP
+    assert dispatched == [True]
+
+
+def test_the_sleep_takes_a_negative_length_as_the_shortest() -> None:
+    wakeup = _Wakeup()
+    wakeup._retry_at = float("inf")  # no listener: the plain sleep
+    assert wakeup.wait(-1.0) is False

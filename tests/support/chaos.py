@@ -106,6 +106,7 @@ class PrivateRedis:
     def __init__(self) -> None:
         self.port = free_port(REDIS_PORTS)
         self.process: subprocess.Popen[bytes] | None = None
+        WORKER_LOGS.mkdir(parents=True, exist_ok=True)
         self.log_path = WORKER_LOGS / f"redis-{self.port}.log"
 
     @property
@@ -171,6 +172,7 @@ class PrivatePostgres:
         self.port = free_port(POSTGRES_PORTS)
         self.folder = Path(tempfile.mkdtemp(prefix="chaos-pg-"))
         self.data = self.folder / "data"
+        WORKER_LOGS.mkdir(parents=True, exist_ok=True)
         self.log_path = WORKER_LOGS / f"postgres-{self.port}.log"
 
     def _as_owner(self, argv: list[str]) -> list[str]:
