@@ -6,7 +6,6 @@ import threading
 
 import pytest
 from django.utils import timezone
-
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from jobruns import beat
