@@ -180,6 +180,13 @@ class Chaos:
             effects=self.effects,
             worker_lost_allowed=worker_lost_allowed,
         )
+        # A fault must be survived, not only outlasted: a beat that died of it
+        # (not killed by the test) is a finding even when the fires came out right.
+        problems += [
+            f"{beat.name} ended with an exception"
+            for beat in self.beats
+            if "beat raised exception" in beat.log_path.read_text(errors="replace")
+        ]
         fires = JobRun.objects.filter(trigger__in=JobRun.FIRE_TRIGGERS).count()
         print(f"ledger: {fires} fire rows, {len(self.effect_lines())} executions")  # noqa: T201
         for problem in problems:
