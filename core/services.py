@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 
@@ -34,8 +35,9 @@ def check_database() -> dict[str, Any]:
 
 
 def check_broker(*, url: str | None = None) -> dict[str, Any]:
-    from scheduler_site.celery import app
-
+    # Celery's current app (the site's, set as default when the site package
+    # loads), so core does not import upward into scheduler_site.
+    app = current_app
     try:
         with app.connection_for_write(url) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
