@@ -117,9 +117,14 @@ class RestSession(requests.Session):
     ) -> requests.Response:
         """As requests' own; `check` (default on) raises on an HTTP error status."""
         kwargs.setdefault("timeout", self.timeout)
+        # Always streamed underneath, so an oversized body is never read whole.
+        streamed = bool(kwargs.get("stream"))
+        kwargs["stream"] = True
         where = f"{method.upper()} {url or '/'}"
         try:
             response = super().request(method, self.url_for(url), *args, **kwargs)
+            if not streamed:
+                self._read_capped(response, where)
         except requests.RequestException as exc:
             raise self.failure(f"{where} failed: {_reason(exc)}") from None
         if check and response.status_code >= 400:
@@ -127,6 +132,28 @@ class RestSession(requests.Session):
                 f"{where} answered {response.status_code} {response.reason}"
             )
         return response
+
+    def _read_capped(self, response: requests.Response, where: str) -> None:
+        """Read the body, refusing one over CONNECTIONS_REST_MAX_BYTES.
+
+        requests has no size limit of its own: a remote answering gigabytes
+        would fill the worker's memory (and the run's output) before any
+        check could run. Read in chunks and stop at the cap instead.
+        """
+        cap = settings.CONNECTIONS_REST_MAX_BYTES
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            size += len(chunk)
+            if size > cap:
+                response.close()
+                raise self.failure(
+                    f"{where} answered more than {cap:,} bytes "
+                    "(CONNECTIONS_REST_MAX_BYTES); the body was not read"
+                )
+            chunks.append(chunk)
+        # What response.content would have read, kept so .content/.json() work.
+        response._content = b"".join(chunks)
 
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response

@@ -215,6 +215,10 @@ HTTP_REQUEST_ALLOW_PRIVATE = env_bool("HTTP_REQUEST_ALLOW_PRIVATE", False)
 # Connections may reach loopback and private addresses: an editor chose them. Off,
 # every connection's host must resolve to public addresses only.
 CONNECTIONS_ALLOW_PRIVATE = env_bool("CONNECTIONS_ALLOW_PRIVATE", True)
+# The largest body a `rest` connection reads; a larger answer fails the step.
+CONNECTIONS_REST_MAX_BYTES = env_int(
+    "CONNECTIONS_REST_MAX_BYTES", 10 * 1024 * 1024, minimum=1
+)
 # What an `smtp` connection whose host is `django:` sends through (the demo's).
 # https://docs.djangoproject.com/en/5.2/topics/email/#email-backends
 EMAIL_BACKEND = env_str(

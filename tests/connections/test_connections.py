@@ -19,6 +19,7 @@ from core.models import AuditEvent
 from jobruns.models import JobRun
 from jobruns.services import jobrun_enqueue, jobrun_execute
 from tests.connections.conftest import (
+    ORDERS,
     REDIS_PASSWORD,
     SMTP_PASSWORD,
     SOURCE_TOKEN,
@@ -367,7 +368,7 @@ def test_the_readme_example_service_runs_as_written(
     import re
     from pathlib import Path
 
-    from tests.connections.conftest import ORDERS, redis_value
+    from tests.connections.conftest import redis_value
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     source = re.search(r"```python\n(# myapp/job_services.py\n.*?)```", readme, re.S)
@@ -436,3 +437,19 @@ def test_an_editor_adds_a_connection_in_the_admin_with_its_secret_encrypted(
     assert stored.secrets() == {"password": SMTP_PASSWORD}
     assert SMTP_PASSWORD not in stored.secrets_encrypted
     assert AuditEvent.objects.get().changes["secrets"] == [None, ["password"]]
+
+
+def test_a_rest_answer_over_the_size_cap_fails_the_step_without_being_read(
+    settings: Any, data_source: str
+) -> None:
+    session = RestSession(_rest(data_source))
+    settings.CONNECTIONS_REST_MAX_BYTES = len(ORDERS) - 1
+    with pytest.raises(ConnectionFailure) as caught:
+        session.get("orders")
+    assert str(caught.value) == (
+        f"rest connection 'src': GET orders answered more than {len(ORDERS) - 1:,} "
+        "bytes (CONNECTIONS_REST_MAX_BYTES); the body was not read"
+    )
+    assert session.get("orders", stream=True).raw.read() == ORDERS, "streams untouched"
+    settings.CONNECTIONS_REST_MAX_BYTES = len(ORDERS)
+    assert session.get("orders").content == ORDERS, "a body at the cap is read whole"
