@@ -7,10 +7,12 @@ never their values.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -20,6 +22,8 @@ from connections.models import OutgoingConnection, SentEmail
 from core import crypto
 from core.audit import Action, audit_record
 from core.text import nul_problem
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -227,3 +231,16 @@ def sent_email_record(
             )
     except IntegrityError:
         return SentEmail.objects.get(key=key)
+
+
+def sent_email_prune(*, now: datetime) -> int:
+    """Forget e-mails sent more than CONNECTIONS_SENT_EMAIL_KEEP_DAYS ago.
+
+    A record only matters while a retry of the run that sent it may still
+    come; retries are minutes to hours apart, so weeks are plenty.
+    """
+    cutoff = now - timedelta(days=settings.CONNECTIONS_SENT_EMAIL_KEEP_DAYS)
+    deleted, _ = SentEmail.objects.filter(sent_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("forgot %d sent e-mail records older than %s", deleted, cutoff)
+    return deleted

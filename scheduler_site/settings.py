@@ -219,6 +219,10 @@ CONNECTIONS_ALLOW_PRIVATE = env_bool("CONNECTIONS_ALLOW_PRIVATE", True)
 CONNECTIONS_REST_MAX_BYTES = env_int(
     "CONNECTIONS_REST_MAX_BYTES", 10 * 1024 * 1024, minimum=1
 )
+# How long "this e-mail went out" is remembered, so a retry does not send again.
+CONNECTIONS_SENT_EMAIL_KEEP_DAYS = env_int(
+    "CONNECTIONS_SENT_EMAIL_KEEP_DAYS", 30, minimum=1
+)
 # What an `smtp` connection whose host is `django:` sends through (the demo's).
 # https://docs.djangoproject.com/en/5.2/topics/email/#email-backends
 EMAIL_BACKEND = env_str(

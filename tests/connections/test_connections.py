@@ -4,6 +4,7 @@ secrets in the API and the admin, role checks, Test, and the clients."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
@@ -453,3 +454,27 @@ def test_a_rest_answer_over_the_size_cap_fails_the_step_without_being_read(
     assert session.get("orders", stream=True).raw.read() == ORDERS, "streams untouched"
     settings.CONNECTIONS_REST_MAX_BYTES = len(ORDERS)
     assert session.get("orders").content == ORDERS, "a body at the cap is read whole"
+
+
+def test_sent_email_records_are_forgotten_after_their_keeping_time(
+    settings: Any,
+) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    from connections.models import SentEmail
+    from connections.services import sent_email_prune, sent_email_record
+    from connections.tasks import prune_sent_emails
+
+    settings.CONNECTIONS_SENT_EMAIL_KEEP_DAYS = 30
+    now = timezone.now()
+    for key, days in (("old", 31), ("recent", 29)):
+        sent_email_record(
+            key=key, connection_name="mail", message_id=f"<{key}@x>",
+            now=now - timedelta(days=days),
+        )  # fmt: skip
+    assert sent_email_prune(now=now) == 1
+    assert list(SentEmail.objects.values_list("key", flat=True)) == ["recent"]
+    assert prune_sent_emails() == 0, "the task prunes the same way"
+    nightly = PeriodicTask.objects.get(task="connections.prune_sent_emails")
+    assert nightly.enabled
+    assert nightly.crontab is not None
