@@ -31,6 +31,7 @@ from core.accounts import (
     api_token_create,
     api_token_revoke,
     profile_get,
+    profile_set_clock,
     profile_set_time_zone,
 )
 from core.api.filters import UtcDateTimeFilter
@@ -56,6 +57,7 @@ from core.permissions import SIGNED_IN, HasActionPermission
                 "is_superuser": False,
                 "groups": ["editor"],
                 "time_zone": "Europe/Berlin",
+                "hour12": False,
             },
             response_only=True,
         ),
@@ -72,15 +74,20 @@ class MeSerializer(serializers.Serializer):
     time_zone = serializers.CharField(
         help_text="IANA zone the user reads and enters dates in."
     )
+    hour12 = serializers.BooleanField(
+        help_text="Show times on a 12-hour clock (AM/PM) in the web admin."
+    )
 
 
 def _me(user: Any) -> dict[str, Any]:
+    profile = profile_get(user=user)
     return {
         "username": user.get_username(),
         "email": user.email,
         "is_superuser": user.is_superuser,
         "groups": sorted(user.groups.values_list("name", flat=True)),
-        "time_zone": profile_get(user=user).time_zone,
+        "time_zone": profile.time_zone,
+        "hour12": profile.hour12,
     }
 
 
@@ -97,7 +104,7 @@ class MeView(APIView):
         return Response(_me(request.user))
 
     @extend_schema(
-        summary="Change your time zone",
+        summary="Change your time zone or clock",
         request=MeSerializer,
         responses={200: MeSerializer, **PROBLEM_RESPONSES},
     )
@@ -108,6 +115,10 @@ class MeView(APIView):
             profile_set_time_zone(
                 user=acting_user(request),
                 time_zone=serializer.validated_data["time_zone"],
+            )
+        if "hour12" in serializer.validated_data:
+            profile_set_clock(
+                user=acting_user(request), hour12=serializer.validated_data["hour12"]
             )
         return Response(_me(request.user))
 

@@ -192,3 +192,23 @@ def test_the_schema_and_docs_need_a_sign_in_and_load_nothing_from_a_cdn(
         html = client.get(page).content.decode()
         assert "cdn.jsdelivr" not in html
         assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_a_user_reads_and_sets_their_zone_and_clock_as_the_admin_shows_them(
+    client_for: Callable[..., APIClient], viewer: Any
+) -> None:
+    api = client_for(viewer)
+    assert api.get("/api/v1/me/").json()["hour12"] is False
+    changed = api.patch(
+        "/api/v1/me/", {"time_zone": "America/New_York", "hour12": True}, format="json"
+    )
+    assert changed.status_code == 200
+    assert (changed.json()["time_zone"], changed.json()["hour12"]) == (
+        "America/New_York",
+        True,
+    )
+    viewer.profile.refresh_from_db()
+    assert viewer.profile.hour12 is True
+    refused = api.patch("/api/v1/me/", {"hour12": "often"}, format="json")
+    assert refused.status_code == 400
+    assert refused["Content-Type"] == PROBLEM
