@@ -68,13 +68,13 @@ def start_worker(queue: str = "runs", concurrency: int = 2) -> subprocess.Popen[
 
 
 def start_beat(
-    scheduler: str, log_name: str = "bench-beat.log"
+    scheduler: str, log_name: str = "bench-beat.log", max_interval: int = 1
 ) -> subprocess.Popen[bytes]:
-    """`celery beat` with `scheduler` (ours or django-celery-beat's), 1 s max sleep."""
+    """`celery beat` with `scheduler` (ours or django-celery-beat's)."""
     schedule_file = Path(settings.VAR_DIR) / f"bench-beat-{uuid.uuid4().hex[:6]}"
     return _spawn(
         ["beat", "--scheduler", scheduler, "--loglevel", "WARNING",
-         "--max-interval", "1", "-s", str(schedule_file)],
+         "--max-interval", str(max_interval), "-s", str(schedule_file)],
         log_name,
     )  # fmt: skip
 
