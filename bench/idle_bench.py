@@ -252,7 +252,8 @@ def measure_peer_effect(size: Size, edits: int) -> None:
     with _common.only_bench_periodic_tasks(PREFIX):
         beat = start_beat(_common.BEAT_PEER, "bench-beat-idle-peer.log", max_interval=5)
         try:
-            time.sleep(5)  # its start-up and first read of every task
+            # Its start-up and first read of every task (about 3 s per 100,000).
+            time.sleep(5 + size.n / 25_000)
             for i in range(edits):
                 time.sleep(0.3 + 0.1 * (i % 3))
                 before = redis.llen(EDIT_QUEUE)

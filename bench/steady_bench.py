@@ -14,7 +14,7 @@ One real worker (prefork, 2 processes, queue `runs`) serves every column:
   evenly over S, so the offered rate N/S is 25 %, 50 % and 100 % of that
   capacity; run by the real `celery beat -S jobruns.beat:DispatchingScheduler`
   for --seconds; the worker runs `core.echo` (a no-op service) for each run;
-* precision: 200 schedules every 5 s (staggered) at light load, ours against
+* precision: 200 schedules every 5 s (--precision-every; staggered), ours against
   django-celery-beat's DatabaseScheduler with 200 interval PeriodicTasks of
   `bench.noop` every 5 s, both in a real `celery beat` (--max-interval 1).
 
@@ -35,7 +35,7 @@ import itertools
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -99,6 +99,38 @@ def measure_capacity(seconds: float) -> float:
     started = [at for _, at in _common.noop_starts() if window[0] <= at < window[1]]
     purge_broker()
     return len(started) / (window[1] - window[0])
+
+
+def measure_run_path_capacity(seconds: float) -> float:
+    """Our runs the worker starts per second when no dispatcher is in the way.
+
+    Runs enqueued straight from this process (`jobrun_enqueue`, as "Run now"
+    does), a backlog kept: this tells the worker's run path from the dispatcher.
+    """
+    from jobruns.services import jobrun_enqueue
+
+    clean_ours()
+    purge_broker()
+    schedule = Schedule.objects.create(
+        name=f"{PREFIX}capacity", kind="interval", interval_hours=1,
+        target="core.echo", overlap_policy="allow",
+    )  # fmt: skip
+    runs = JobRun.objects.filter(schedule_id=schedule.pk)
+    began = time.time()
+    sent = 0
+    while time.time() < began + seconds:
+        if sent - runs.filter(started_at__isnull=False).count() > 300:
+            time.sleep(0.05)
+            continue
+        for _ in range(50):
+            jobrun_enqueue(schedule=schedule, trigger="api", now=timezone.now())
+            sent += 1
+    since = datetime.fromtimestamp(began + WARM_UP, tz=UTC)
+    until = datetime.fromtimestamp(began + seconds, tz=UTC)
+    started = runs.filter(started_at__gte=since, started_at__lt=until).count()
+    purge_broker()  # the backlog: its runs are deleted with the rest
+    clean_ours()
+    return started / (seconds - WARM_UP)
 
 
 # --- ours ----------------------------------------------------------------------------
@@ -259,8 +291,12 @@ def run_beat_precision(schedules: int, every: int, seconds: float) -> Level:
 
 
 # --- the tables -----------------------------------------------------------------------
-def print_sustained(capacity: float, levels: list[Level]) -> None:
+def print_sustained(capacity: float, run_path: float, levels: list[Level]) -> None:
     print(f"bare Celery capacity (bench.noop, same worker): {capacity:.0f} tasks/s")
+    print(
+        f"our run path's capacity (jobrun_enqueue from here, no dispatcher): "
+        f"{run_path:.0f} runs/s ({run_path / capacity:.2f} of bare Celery)"
+    )
     print()
     print(
         "| offered | schedules x every | offered runs/s | executed runs/s "
@@ -309,6 +345,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--precision-seconds", type=float, default=30.0)
     parser.add_argument("--precision-schedules", type=int, default=200)
+    parser.add_argument("--precision-every", type=int, default=5)
     parser.add_argument("--levels", type=float, nargs="*", default=[0.25, 0.5, 1.0])
     parser.add_argument("--every", type=int, default=1, help="sustained interval, s")
     parser.add_argument("--no-beat", action="store_true")
@@ -326,24 +363,28 @@ def main() -> None:
     worker = start_worker()
     try:
         capacity = measure_capacity(args.seconds)
+        run_path = measure_run_path_capacity(args.seconds)
         levels = []
         for share in args.levels:
             n = max(1, round(capacity * share * args.every))
             level = Level(f"{share:.0%}", n, args.every, args.seconds)
             levels.append(run_ours(level, count_statements=share == max(args.levels)))
+        every = args.precision_every
         precision = run_ours(
-            Level("ours", args.precision_schedules, 5, precision_seconds)
+            Level("ours", args.precision_schedules, every, precision_seconds)
         )
         peer = None
         if not args.no_beat:
-            peer = run_beat_precision(args.precision_schedules, 5, precision_seconds)
+            peer = run_beat_precision(
+                args.precision_schedules, every, precision_seconds
+            )
         per_run = _common.statements_per_run(PREFIX)
     finally:
         stop(worker)
         clean_ours()
     print()
     print(f"## sustained ({args.seconds:.0f} s per level)")
-    print_sustained(capacity, levels)
+    print_sustained(capacity, run_path, levels)
     print()
     print(f"## precision ({precision_seconds:.0f} s, light load)")
     print_precision(precision, peer)
