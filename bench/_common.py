@@ -81,7 +81,7 @@ def start_beat(
 
 def _spawn(args: list[str], log_name: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": pythonpath()}
-    log = (Path(settings.VAR_DIR) / log_name).open("wb")
+    log = (Path(settings.VAR_DIR) / log_name).open("ab")  # one run's starts, all kept
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "scheduler_site", *args],
         cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=log,

@@ -157,8 +157,11 @@ def run_ours(level: Level, *, count_statements: bool = False) -> Level:
         # publish leaves runs queued until the reaper re-sends them (60 s).
         Schedule.objects.filter(name__startswith=PREFIX).update(is_paused=True)
         time.sleep(1.0)
+        if beat.poll() is not None:
+            sys.exit(f"our beat exited ({beat.returncode}): var/bench-beat-ours.log")
     finally:
-        stop(beat)
+        if beat.poll() is None:
+            stop(beat)
     window = JobRun.objects.filter(
         schedule_name__startswith=PREFIX,
         scheduled_for__gte=begin,
