@@ -321,7 +321,10 @@ def _effect_cells(values: list[float]) -> str:
     if not values:
         return "- | - | - | 0"
     p50, p99 = ms(pct(values, 0.5)), ms(pct(values, 0.99))
-    return f"{p50} | {p99} | {max(values):.0f} | {len(values)}"
+    # An edit not in effect after EFFECT_CAP seconds counts as the cap.
+    capped = sum(v >= EFFECT_CAP * 1000 for v in values)
+    over = f" ({capped} over the {EFFECT_CAP:.0f} s cap)" if capped else ""
+    return f"{p50} | {p99} | {max(values):.0f} | {len(values)}{over}"
 
 
 def run_size(n: int, args: argparse.Namespace) -> Size:
