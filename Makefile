@@ -60,7 +60,7 @@ bench-smoke: $(DEV_STAMP) ## every benchmark at a tiny size (CI: they still run 
 	$(PY) bench/burst_bench.py 100 --peer-cap 30 --cap 60
 	$(PY) bench/history_bench.py 10000 --peer-size 1000 --repeat 5
 	$(PY) bench/steady_bench.py --seconds 3 --smoke
-	$(PY) bench/idle_bench.py 1000 --repeat 5 --edits 3 --peer-edits 2
+	$(PY) bench/idle_bench.py 1000 --repeat 5 --edits 3 --peer-edits 1
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var

@@ -142,7 +142,7 @@ def clean_ours() -> None:
     Schedule.objects.filter(name__startswith=PREFIX).delete()
 
 
-def run_ours(level: Level, *, count_statements: bool = False) -> Level:
+def run_ours(level: Level, *, count_seconds: float = 0.0) -> Level:
     """`level.schedules` staggered schedules in the real beat for `level.seconds`."""
     clean_ours()
     purge_broker()
@@ -170,8 +170,8 @@ def run_ours(level: Level, *, count_statements: bool = False) -> Level:
     _drain()
     _fill(level, window, begin, end)
     clean_ours()
-    if count_statements:
-        level.per_fire = _count_dispatch_statements(level, COUNT_SECONDS)
+    if count_seconds:
+        level.per_fire = _count_dispatch_statements(level, count_seconds)
     return level
 
 
@@ -261,7 +261,9 @@ def _fill(
 
 
 # --- django-celery-beat --------------------------------------------------------------
-def run_beat_precision(schedules: int, every: int, seconds: float) -> Level:
+def run_beat_precision(
+    schedules: int, every: int, seconds: float, lead: float = 8.0
+) -> Level:
     """`schedules` interval PeriodicTasks of bench.noop in django-celery-beat's beat."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
@@ -269,7 +271,7 @@ def run_beat_precision(schedules: int, every: int, seconds: float) -> Level:
     PeriodicTask.objects.filter(name__startswith=PREFIX).delete()
     purge_broker()
     interval, _ = IntervalSchedule.objects.get_or_create(every=every, period="seconds")
-    begin = timezone.now() + timedelta(seconds=8)  # beat's start-up under load
+    begin = timezone.now() + timedelta(seconds=lead)  # beat's start-up under load
     step = timedelta(seconds=every) / schedules
     PeriodicTask.objects.bulk_create(
         PeriodicTask(
@@ -367,12 +369,12 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="sustained interval, s")
     parser.add_argument("--no-beat", action="store_true")
     parser.add_argument(
-        "--smoke", action="store_true", help="CI: one level, 20 schedules for 7 s"
+        "--smoke", action="store_true", help="CI: one level, 20 schedules for 6 s"
     )
     args = parser.parse_args()
     if args.smoke:
         args.levels, args.precision_schedules = [0.25], 20
-        args.precision_seconds = 7.0  # some of beat's tasks fire twice: a lag
+        args.precision_seconds = 6.0  # some of beat's tasks fire twice: a lag
     precision_seconds = args.precision_seconds
     call_command("migrate", verbosity=0)
     began = time.monotonic()
@@ -385,7 +387,9 @@ def main() -> None:
         for share in args.levels:
             n = max(1, round(capacity * share * args.every))
             level = Level(f"{share:.0%}", n, args.every, args.seconds)
-            levels.append(run_ours(level, count_statements=share == max(args.levels)))
+            top = share == max(args.levels)
+            counted = (1.0 if args.smoke else COUNT_SECONDS) if top else 0.0
+            levels.append(run_ours(level, count_seconds=counted))
         every = args.precision_every
         precision = run_ours(
             Level("ours", args.precision_schedules, every, precision_seconds)
@@ -393,8 +397,9 @@ def main() -> None:
         peer = None
         if not args.no_beat:
             peer = run_beat_precision(
-                args.precision_schedules, every, precision_seconds
-            )
+                args.precision_schedules, every, precision_seconds,
+                lead=4.0 if args.smoke else 8.0,
+            )  # fmt: skip
         per_run = _common.statements_per_run(PREFIX)
     finally:
         stop(worker)
@@ -403,11 +408,10 @@ def main() -> None:
     print(f"## sustained ({args.seconds:.0f} s per level)")
     print_sustained(capacity, run_path, levels)
     print()
-    print(f"## precision ({precision_seconds:.0f} s, light load)")
+    print(f"## precision ({precision_seconds:.0f} s)")
     print_precision(precision, peer)
     print()
-    counted = [lv for lv in levels if lv.per_fire is not None]
-    for lv in counted:
+    for lv in (lv for lv in levels if lv.per_fire is not None):
         print(
             f"statements per fire (dispatch_tick at {lv.label}, idle ticks "
             f"included): {lv.per_fire:.2f}"
