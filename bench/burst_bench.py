@@ -26,37 +26,32 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
-import platform
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent.parent
-# BENCH_ROOT: measure another checkout (the "before" figures) with this bench.
-ROOT = Path(os.environ.get("BENCH_ROOT", HERE))
-sys.path[:0] = [str(ROOT), str(HERE)]
-os.chdir(ROOT)  # Celery puts the working directory first on sys.path
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler_site.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import _common  # first: it sets Django up
 
-import django  # noqa: E402
+# isort: split
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from jobruns.dispatcher import dispatch_due, next_due_at  # noqa: E402
-from jobruns.models import JobRun  # noqa: E402
-from schedules.models import Schedule  # noqa: E402
+from bench._common import (
+    broker_redis,
+    noop_started_key,
+    purge_broker,
+    start_worker,
+    stop,
+)
+from jobruns.dispatcher import dispatch_due, next_due_at
+from jobruns.models import JobRun
+from schedules.models import Schedule
 
 PREFIX = "bench.burst-"
 LEAD_SECONDS = 3.0  # T is this far ahead of setup, so everything is ready at T
@@ -73,63 +68,6 @@ class Column:
     lags_ms: list[float] = field(default_factory=list)
     duplicates: int = 0
     note: str = ""
-
-
-# --- the worker --------------------------------------------------------------------
-def start_worker() -> subprocess.Popen[bytes]:
-    from core.models import WorkerHeartbeat
-
-    hostname = f"bench-{uuid.uuid4().hex[:6]}@{platform.node()}"
-    env = {**os.environ, "PYTHONPATH": _pythonpath()}
-    log = (Path(settings.VAR_DIR) / "bench-worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "scheduler_site", "worker",
-         "--hostname", hostname, "-Q", "runs", "--pool", "prefork",
-         "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip",
-         "--without-mingle", "-I", "bench.noop_task"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=log,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not WorkerHeartbeat.objects.filter(hostname=hostname).exists():
-        if time.monotonic() > deadline or worker.poll() is not None:
-            raise SystemExit("the benchmark worker did not start; see its log")
-        time.sleep(0.2)
-    return worker
-
-
-def _pythonpath() -> str:
-    # `bench` must be this package even when BENCH_ROOT points at a checkout
-    # without it: a regular package wins over a folder without __init__.py.
-    return os.pathsep.join([str(ROOT), str(HERE)])
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, 15)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait()
-
-
-def purge_broker() -> None:
-    from scheduler_site.celery import app
-
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("runs")
-    _redis().delete(_started_key())
-
-
-def _redis() -> Any:
-    import redis
-
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
-
-
-def _started_key() -> str:
-    from bench.noop_task import STARTED
-
-    return STARTED
 
 
 # --- ours --------------------------------------------------------------------------
@@ -181,7 +119,7 @@ def run_ours(size: int, cap: float) -> tuple[Column, float]:
                     created.append(time.time() - due.timestamp())
                 upcoming = next_due_at()
                 wait = 0.5 if upcoming is None else (upcoming - timezone.now())
-                stop_event.wait(max(0.005, min(0.5, _seconds(wait))))
+                stop_event.wait(max(0.005, min(0.5, _common.seconds(wait))))
         finally:
             connection.close()
 
@@ -221,33 +159,6 @@ def _ours_column(size: int, due: datetime) -> Column:
     return column
 
 
-def statements_per_run(count: int = 20) -> float:
-    """The worker's path (claim, run core.echo, finish) in this process."""
-    from django.test.utils import CaptureQueriesContext
-
-    from jobruns.services import jobrun_enqueue, jobrun_execute
-
-    schedule = Schedule.objects.create(
-        name=f"{PREFIX}per-run", kind="interval", interval_hours=1,
-        target="core.echo", overlap_policy="allow",
-    )  # fmt: skip
-    from unittest import mock
-
-    with mock.patch("jobruns.tasks.execute_run.apply_async"):
-        ids = [
-            jobrun_enqueue(schedule=schedule, trigger="api", now=timezone.now()).pk
-            for _ in range(count)
-        ]
-    control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
-    total = 0
-    for run_id in ids:
-        with CaptureQueriesContext(connection) as queries:
-            jobrun_execute(run_id=run_id, worker="bench")
-        total += sum(not q["sql"].startswith(control) for q in queries.captured_queries)
-    clean_ours()
-    return total / count
-
-
 # --- django-celery-beat --------------------------------------------------------------
 def run_beat(size: int, cap: float) -> Column:
     from django_celery_beat.models import ClockedSchedule, PeriodicTask
@@ -271,31 +182,14 @@ def run_beat(size: int, cap: float) -> Column:
         batch_size=2000,
     )
     # Only the benchmark's tasks: the project's own periodic tasks stay quiet.
-    others = list(
-        PeriodicTask.objects.exclude(name__startswith=PREFIX)
-        .filter(enabled=True)
-        .values_list("pk", flat=True)
-    )
-    PeriodicTask.objects.filter(pk__in=others).update(enabled=False)
-    from django_celery_beat.models import PeriodicTasks
-
-    PeriodicTasks.update_changed()
-    env = {**os.environ, "PYTHONPATH": _pythonpath()}
-    log = (Path(settings.VAR_DIR) / "bench-beat.log").open("wb")
-    schedule_file = Path(settings.VAR_DIR) / f"bench-beat-{uuid.uuid4().hex[:6]}"
-    beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "scheduler_site", "beat",
-         "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-         "--loglevel", "WARNING", "--max-interval", "1", "-s", str(schedule_file)],
-        cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=log,
-    )  # fmt: skip
-    try:
-        _wait(lambda: _redis().llen(_started_key()) >= size, due, cap)
-    finally:
-        stop(beat)
-        PeriodicTask.objects.filter(name__startswith=PREFIX).delete()
-        PeriodicTask.objects.filter(pk__in=others).update(enabled=True)
-        clocked.delete()
+    with _common.only_bench_periodic_tasks(PREFIX):
+        beat = _common.start_beat(_common.BEAT_PEER)
+        try:
+            _wait(lambda: broker_redis().llen(noop_started_key()) >= size, due, cap)
+        finally:
+            stop(beat)
+            PeriodicTask.objects.filter(name__startswith=PREFIX).delete()
+            clocked.delete()
     return _peer_column("django-celery-beat", size, due)
 
 
@@ -310,7 +204,7 @@ def run_bare(size: int, cap: float) -> Column:
         for i in range(size):
             noop.apply_async(args=[str(i)], queue="runs", producer=producer)
     sent = (timezone.now() - due).total_seconds()
-    _wait(lambda: _redis().llen(_started_key()) >= size, due, cap)
+    _wait(lambda: broker_redis().llen(noop_started_key()) >= size, due, cap)
     column = _peer_column("bare Celery", size, due)
     column.created = sent
     return column
@@ -318,10 +212,10 @@ def run_bare(size: int, cap: float) -> Column:
 
 def _peer_column(name: str, size: int, due: datetime) -> Column:
     column = Column(name, size)
-    entries = [item.decode().split() for item in _redis().lrange(_started_key(), 0, -1)]
+    entries = _common.noop_starts()
     tags = collections.Counter(tag for tag, _ in entries)
     column.duplicates = sum(n - 1 for n in tags.values() if n > 1)
-    starts = sorted(float(at) - due.timestamp() for _, at in entries)
+    starts = sorted(at - due.timestamp() for _, at in entries)
     column.count_started = len(tags)
     if len(tags) >= size:
         column.started = column.finished = starts[-1]
@@ -331,10 +225,6 @@ def _peer_column(name: str, size: int, due: datetime) -> Column:
 
 
 # --- helpers and the table --------------------------------------------------------
-def _seconds(value: Any) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 def _wait(done: Any, due: datetime, cap: float) -> None:
     deadline = due.timestamp() + cap
     while time.time() < deadline:
@@ -414,7 +304,7 @@ def main() -> None:
             if not args.no_beat:
                 columns.append(run_beat(size, args.peer_cap))
             columns.append(run_bare(size, args.peer_cap))
-        per_run = statements_per_run()
+        per_run = _common.statements_per_run(PREFIX)
     finally:
         stop(worker)
         clean_ours()
@@ -424,12 +314,7 @@ def main() -> None:
     fires = ", ".join(f"{s:.2f}" for s in per_fire)
     print(f"statements per fire (dispatcher): {fires}")
     print(f"statements per run (worker path, core.echo): {per_run:.1f}")
-    print(
-        f"({time.monotonic() - began:.0f} s; {connection.vendor} "
-        f"{getattr(connection, 'pg_version', '')}, "
-        f"Python {platform.python_version()}, Django {django.get_version()}, "
-        f"{os.cpu_count()} cores, measured {timezone.now():%Y-%m-%d %H:%M} UTC)"
-    )
+    print(_common.machine_line(began))
 
 
 if __name__ == "__main__":
