@@ -10,7 +10,8 @@ One real worker (prefork, 2 processes, queue `runs`) serves all three columns,
 one after the other, in the same run:
 
 * ours: N interval schedules due at T; the dispatcher loop (as inside beat)
-  creates the runs, the worker executes `core.echo` (a no-op service);
+  creates the runs and sends them JOBRUN_RUNS_PER_MESSAGE per message (1: one
+  message per run), the worker executes `core.echo` (a no-op service);
 * django-celery-beat: N one-off clocked PeriodicTasks at T, its stock
   DatabaseScheduler in a `celery beat` process sends the no-op `bench.noop`;
 * bare Celery: `bench.noop.apply_async` N times from this process at T.
@@ -221,11 +222,25 @@ def _ours_column(size: int, due: datetime) -> Column:
     return column
 
 
-def statements_per_run(count: int = 20) -> float:
-    """The worker's path (claim, run core.echo, finish) in this process."""
+def statements_per_run(count: int = 20) -> tuple[float, float]:
+    """The worker's path (claim, run core.echo, finish) in this process.
+
+    Per run sent alone (`jobruns.execute_run`) and per run of one message of
+    `count` runs (`jobruns.execute_runs`, what the dispatcher sends).
+    """
+    return _statements_per_run(count, bundled=False), _statements_per_run(
+        count, bundled=True
+    )
+
+
+def _statements_per_run(count: int, *, bundled: bool) -> float:
     from django.test.utils import CaptureQueriesContext
 
-    from jobruns.services import jobrun_enqueue, jobrun_execute
+    from jobruns.services import (
+        jobrun_enqueue,
+        jobrun_execute,
+        jobrun_execute_many,
+    )
 
     schedule = Schedule.objects.create(
         name=f"{PREFIX}per-run", kind="interval", interval_hours=1,
@@ -240,10 +255,13 @@ def statements_per_run(count: int = 20) -> float:
         ]
     control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
     total = 0
-    for run_id in ids:
-        with CaptureQueriesContext(connection) as queries:
-            jobrun_execute(run_id=run_id, worker="bench")
-        total += sum(not q["sql"].startswith(control) for q in queries.captured_queries)
+    with CaptureQueriesContext(connection) as queries:
+        if bundled:
+            jobrun_execute_many(run_ids=ids, worker="bench", task_id="bench")
+        else:
+            for run_id in ids:
+                jobrun_execute(run_id=run_id, worker="bench")
+    total += sum(not q["sql"].startswith(control) for q in queries.captured_queries)
     clean_ours()
     return total / count
 
@@ -423,9 +441,16 @@ def main() -> None:
     print()
     fires = ", ".join(f"{s:.2f}" for s in per_fire)
     print(f"statements per fire (dispatcher): {fires}")
-    print(f"statements per run (worker path, core.echo): {per_run:.1f}")
+    alone, bundled = per_run
     print(
-        f"({time.monotonic() - began:.0f} s; {connection.vendor} "
+        f"statements per run (worker path, core.echo): {alone:.1f} sent alone, "
+        f"{bundled:.1f} in a message of 20"
+    )
+    print(
+        f"(batch {settings.SCHEDULER_DISPATCH_BATCH_SIZE}, "
+        f"{getattr(settings, 'JOBRUN_RUNS_PER_MESSAGE', 1)} runs per message; "
+        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+        f"{time.monotonic() - began:.0f} s; {connection.vendor} "
         f"{getattr(connection, 'pg_version', '')}, "
         f"Python {platform.python_version()}, Django {django.get_version()}, "
         f"{os.cpu_count()} cores, measured {timezone.now():%Y-%m-%d %H:%M} UTC)"

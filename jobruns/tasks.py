@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
+from celery.signals import task_revoked
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from jobruns.services import (
     jobrun_prune,
     jobrun_reap_lost,
     jobrun_requeue_stale,
+    jobrun_resend_queued,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,6 +78,24 @@ def execute_runs(self: Any, run_ids: list[int]) -> int:
     return jobrun_execute_many(
         run_ids=run_ids, worker=self.request.hostname or "", task_id=self.request.id
     )
+
+
+@task_revoked.connect
+def _give_back_revoked_message(
+    sender: Any = None, request: Any = None, **kwargs: Any
+) -> None:
+    """A revoked message of several runs: send the runs it did not start again.
+
+    Cancelling a running run revokes (terminates) the message executing it;
+    the runs behind it in that message would otherwise wait for the reaper.
+    Called in the worker's parent process; the claims stay the guarantee.
+    """
+    if getattr(sender, "name", None) != execute_runs.name or not request.args:
+        return
+    try:
+        jobrun_resend_queued(run_ids=request.args[0], now=timezone.now())
+    except DatabaseError:
+        logger.exception("runs %s: could not send them again", request.args[0])
 
 
 @shared_task(name="jobruns.reap", ignore_result=True)

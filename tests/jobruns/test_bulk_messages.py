@@ -290,3 +290,26 @@ def test_each_run_of_a_message_gets_its_own_time_limit(celery_worker: Any) -> No
     timed_out = JobRun.objects.get(pk=runs[0].pk)
     assert timed_out.error == "time limit of 1 s exceeded"
     assert timed_out.celery_task_id == JobRun.objects.get(pk=runs[1].pk).celery_task_id
+
+
+@pytest.mark.requires_postgres
+@pytest.mark.requires_redis
+@pytest.mark.requires_worker
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_run_of_a_message_terminates_it_and_the_rest_still_runs(
+    celery_worker: Any,
+) -> None:
+    [long] = _queued(1, service="core.sleep", input={"seconds": 30})
+    behind = _queued(2)
+
+    execute_runs.apply_async(args=[[long.pk, *(r.pk for r in behind)]])
+    _wait_for(lambda: _statuses([long]) == [Status.IN_PROGRESS], 20, "the long run")
+    assert jobrun_cancel(run=long, by="ops", now=timezone.now())
+
+    # No reaper runs in this test: only the worker giving the message's other
+    # runs back can start them.
+    _wait_for(
+        lambda: _statuses(behind) == [Status.SUCCEEDED] * 2, 20, "the runs behind"
+    )
+    _wait_for(lambda: "Terminating" in celery_worker.log(), 10, "the revoke")
+    assert _statuses([long]) == [Status.CANCELLED]
