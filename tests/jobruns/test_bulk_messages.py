@@ -273,7 +273,13 @@ def test_a_real_worker_ignores_a_duplicate_message_and_shares_a_slow_one(
 @pytest.mark.requires_redis
 @pytest.mark.requires_worker
 @pytest.mark.django_db(transaction=True)
-def test_each_run_of_a_message_gets_its_own_time_limit(celery_worker: Any) -> None:
+def test_each_run_of_a_message_gets_its_own_time_limit(
+    start_worker: Any, settings: Any
+) -> None:
+    # The message's own (Celery) soft limit is then 1 + 60 s: a run that ends
+    # timed out within the wait below was stopped by its own limit.
+    settings.JOBRUN_MESSAGE_SLICE_SECONDS = 60
+    start_worker(extra_env={"JOBRUN_MESSAGE_SLICE_SECONDS": "60"})
     [slow] = _due_now(
         1, target="core.sleep", input={"seconds": 30}, time_limit_seconds=1
     )

@@ -89,28 +89,28 @@ def test_a_stubborn_run_killed_in_a_message_of_several_does_not_strand_the_rest(
         },
     )
     now = timezone.now()
+    # The stubborn run first in the message (due earlier), the quick one behind.
     made = [
         schedule_create(
             data={
                 "name": name,
                 "kind": "interval",
                 "interval_hours": 1,
+                "start_at": now - timedelta(seconds=offset),
                 "target": target,
                 "time_limit_seconds": 1,
             },
             by=None,
             now=now,
+            allow_past=True,
         )
-        for name, target in (
-            ("stubborn", "tests.ignores_soft_limit"),
-            ("quick", "core.echo"),
+        for name, target, offset in (
+            ("stubborn", "tests.ignores_soft_limit", 2),
+            ("quick", "core.echo", 1),
         )
     ]
-    # The stubborn run first in the message, the quick one behind it.
-    for offset, schedule in zip((2, 1), made, strict=True):
-        Schedule.objects.filter(pk=schedule.pk).update(
-            next_run_at=now - timedelta(seconds=offset)
-        )
+    for schedule in made:
+        Schedule.objects.filter(pk=schedule.pk).update(next_run_at=schedule.start_at)
 
     assert dispatch_due(now=timezone.now()) == 2
 
