@@ -162,16 +162,24 @@ class StatementCounter:
             yield
 
 
-def statements_per_run(prefix: str, count: int = 20) -> float:
-    """The worker's path (claim, run core.echo, finish) in this process."""
+def statements_per_run(prefix: str, count: int = 20, *, bundled: bool = False) -> float:
+    """The worker's path (claim, run core.echo, finish) in this process.
+
+    Per run sent alone (`jobruns.execute_run`), or with `bundled` per run of one
+    message of `count` runs (`jobruns.execute_runs`, what the dispatcher sends;
+    NaN on a checkout from before bundled messages).
+    """
     from unittest import mock
 
     from django.test.utils import CaptureQueriesContext
 
+    from jobruns import services
     from jobruns.models import JobRun
     from jobruns.services import jobrun_enqueue, jobrun_execute
     from schedules.models import Schedule
 
+    if bundled and not hasattr(services, "jobrun_execute_many"):
+        return float("nan")
     schedule = Schedule.objects.create(
         name=f"{prefix}per-run", kind="interval", interval_hours=1,
         target="core.echo", overlap_policy="allow",
@@ -182,11 +190,13 @@ def statements_per_run(prefix: str, count: int = 20) -> float:
             for _ in range(count)
         ]
     control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
-    total = 0
-    for run_id in ids:
-        with CaptureQueriesContext(connection) as queries:
-            jobrun_execute(run_id=run_id, worker="bench")
-        total += sum(not q["sql"].startswith(control) for q in queries.captured_queries)
+    with CaptureQueriesContext(connection) as queries:
+        if bundled:
+            services.jobrun_execute_many(run_ids=ids, worker="bench", task_id="bench")
+        else:
+            for run_id in ids:
+                jobrun_execute(run_id=run_id, worker="bench")
+    total = sum(not q["sql"].startswith(control) for q in queries.captured_queries)
     JobRun.objects.filter(schedule_id=schedule.pk).delete()
     schedule.delete()
     return total / count

@@ -10,7 +10,8 @@ One real worker (prefork, 2 processes, queue `runs`) serves all three columns,
 one after the other, in the same run:
 
 * ours: N interval schedules due at T; the dispatcher loop (as inside beat)
-  creates the runs, the worker executes `core.echo` (a no-op service);
+  creates the runs and sends them JOBRUN_RUNS_PER_MESSAGE per message (1: one
+  message per run), the worker executes `core.echo` (a no-op service);
 * django-celery-beat: N one-off clocked PeriodicTasks at T, its stock
   DatabaseScheduler in a `celery beat` process sends the no-op `bench.noop`;
 * bare Celery: `bench.noop.apply_async` N times from this process at T.
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import _common  # first: it sets Django up
 
 # isort: split
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -304,7 +306,10 @@ def main() -> None:
             if not args.no_beat:
                 columns.append(run_beat(size, args.peer_cap))
             columns.append(run_bare(size, args.peer_cap))
-        per_run = _common.statements_per_run(PREFIX)
+        per_run = (
+            _common.statements_per_run(PREFIX),
+            _common.statements_per_run(PREFIX, bundled=True),
+        )
     finally:
         stop(worker)
         clean_ours()
@@ -313,7 +318,15 @@ def main() -> None:
     print()
     fires = ", ".join(f"{s:.2f}" for s in per_fire)
     print(f"statements per fire (dispatcher): {fires}")
-    print(f"statements per run (worker path, core.echo): {per_run:.1f}")
+    alone, bundled = per_run
+    print(
+        f"statements per run (worker path, core.echo): {alone:.1f} sent alone, "
+        f"{bundled:.1f} in a message of 20"
+    )
+    print(
+        f"(batch {settings.SCHEDULER_DISPATCH_BATCH_SIZE}, "
+        f"{getattr(settings, 'JOBRUN_RUNS_PER_MESSAGE', 1)} runs per message)"
+    )
     print(_common.machine_line(began))
 
 

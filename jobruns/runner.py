@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -33,7 +33,12 @@ from core.timelimits import soft_time_limit
 from jobruns.jobs.base import CappedLogHandler, Request, RunInfo, Service, ServiceError
 from jobruns.models import JobRun, result_upload_to
 from jobruns.registry import ServiceNotFound, get_service
-from jobruns.services import input_problem, jobrun_claim, jobrun_finish
+from jobruns.services import (
+    input_problem,
+    jobrun_claim,
+    jobrun_finish,
+    jobrun_resend_queued,
+)
 
 logger = logging.getLogger(__name__)
 # Parent of every run's logger: run lines also reach the process's console.
@@ -61,9 +66,22 @@ class Outcome:
     traceback: str = ""
 
 
-def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None:
-    """See `jobruns.services.jobrun_execute`."""
-    run = jobrun_claim(run_id=run_id, worker=worker, now=timezone.now())
+def execute(
+    *,
+    run_id: int,
+    worker: str,
+    in_process: bool = False,
+    task_id: str | None = None,
+    own_limit: bool = False,
+) -> str | None:
+    """See `jobruns.services.jobrun_execute`.
+
+    `own_limit`: raise SoftTimeLimitExceeded at the run's time limit here (as
+    `in_process` does) rather than relying on the message's limit.
+    """
+    run = jobrun_claim(
+        run_id=run_id, worker=worker, now=timezone.now(), task_id=task_id
+    )
     if run is None:
         return None
     # The claim read the row back (UPDATE ... RETURNING): no second read
@@ -75,7 +93,7 @@ def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None
     run_logger.addHandler(handler)
     with log_context(run=run.pk), _heartbeat(run.pk, handler):
         logger.info("run %s started: %s (attempt %s)", run.pk, run.service, run.attempt)
-        outcome, service = _call(run, run_logger, in_process=in_process)
+        outcome, service = _call(run, run_logger, own_limit=in_process or own_limit)
         if service is not None:
             service.close_connections()
     stored = _store_result(run, service)
@@ -96,6 +114,49 @@ def execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None
         return JobRun.objects.values_list("status", flat=True).get(pk=run.pk)
     logger.info("run %s %s", run.pk, outcome.status)
     return outcome.status
+
+
+def execute_many(*, run_ids: Sequence[int], worker: str, task_id: str) -> int:
+    """See `jobruns.services.jobrun_execute_many`.
+
+    Each run gets its own soft time limit here (SIGALRM in the pool process):
+    Celery's limits apply to the whole message, so they are set one slice
+    later and only catch a service that ignores the soft limit. A run cancelled
+    while it ran ends the message: the cancel revokes this message's task id,
+    which would terminate whatever run the slot executed next.
+    """
+    began = time.monotonic()
+    executed = 0
+    for index, run_id in enumerate(run_ids):
+        spent = time.monotonic() - began
+        if index and spent >= settings.JOBRUN_MESSAGE_SLICE_SECONDS:
+            _give_back(run_ids[index:], reason=f"slice of {spent:.1f} s spent")
+            break
+        try:
+            status = execute(
+                run_id=run_id, worker=worker, task_id=task_id, own_limit=True
+            )
+        except Exception:
+            # The message fails (say, the database went away); the runs after
+            # this one need not wait for the reaper if they can be sent now.
+            with contextlib.suppress(Exception):
+                _give_back(run_ids[index + 1 :], reason=f"run {run_id} failed")
+            raise
+        executed += status is not None
+        if status == Status.CANCELLED:
+            _give_back(run_ids[index + 1 :], reason=f"run {run_id} was cancelled")
+            break
+    return executed
+
+
+def _give_back(run_ids: Sequence[int], *, reason: str) -> None:
+    if not run_ids:
+        return
+    sent = _reconnecting(
+        lambda: jobrun_resend_queued(run_ids=run_ids, now=timezone.now()),
+        run_id=run_ids[0],
+    )
+    logger.info("%s: %d queued runs of this message sent again", reason, sent)
 
 
 def _finish(*, run_id: int, status: str, now: datetime, **outcome: Any) -> bool:
@@ -128,7 +189,7 @@ def _reconnecting(action: Callable[[], T], *, run_id: int) -> T:
 
 
 def _call(
-    run: JobRun, run_logger: logging.Logger, *, in_process: bool
+    run: JobRun, run_logger: logging.Logger, *, own_limit: bool
 ) -> tuple[Outcome, Service | None]:
     try:
         service = _instantiate(run, run_logger)
@@ -136,7 +197,7 @@ def _call(
         run_logger.error("%s", exc)
         return Outcome(Status.FAILED, error=str(exc)), None
     try:
-        limit = run.time_limit_seconds if in_process else None
+        limit = run.time_limit_seconds if own_limit else None
         with soft_time_limit(limit):
             service.handle()
         return Outcome(Status.SUCCEEDED, output=_json(service.response.payload)), (

@@ -479,7 +479,7 @@ def _mark_skipped(run: JobRun, *, reason: str, count: int, now: datetime) -> Non
 
 
 class _Message(NamedTuple):
-    run_id: int
+    run_ids: tuple[int, ...]
     task_id: str
     limit: int
     countdown: float
@@ -488,7 +488,7 @@ class _Message(NamedTuple):
 def _message(run: JobRun, *, now: datetime, countdown: float = 0) -> _Message:
     if run.not_before is not None and run.not_before > now:
         countdown = max(countdown, (run.not_before - now).total_seconds())
-    return _Message(run.pk, run.celery_task_id, run.time_limit_seconds, countdown)
+    return _Message((run.pk,), run.celery_task_id, run.time_limit_seconds, countdown)
 
 
 def _send_on_commit(run: JobRun, *, now: datetime, countdown: float = 0) -> None:
@@ -504,31 +504,81 @@ def _send_on_commit(run: JobRun, *, now: datetime, countdown: float = 0) -> None
 def _send_many_on_commit(runs: Sequence[JobRun], *, now: datetime) -> None:
     if runs:
         publish_on_commit(
-            partial(_publish, [_message(run, now=now) for run in runs]),
+            partial(_publish, _bundled(runs, now=now)),
             what=f"{len(runs)} runs of a dispatch batch",
         )
+
+
+def _bundled(runs: Sequence[JobRun], *, now: datetime) -> list[_Message]:
+    """The runs as messages of up to JOBRUN_RUNS_PER_MESSAGE runs each.
+
+    Only runs with the same time limit and countdown share a message: the
+    message carries the worker's backstop limits, and a delayed run must not
+    hold back the others. A message of one run keeps the run's own task id.
+    """
+    size = settings.JOBRUN_RUNS_PER_MESSAGE
+    groups: dict[tuple[int, float], list[int]] = {}
+    for run in runs:
+        single = _message(run, now=now)
+        groups.setdefault((single.limit, single.countdown), []).extend(single.run_ids)
+    messages = []
+    by_pk = {run.pk: run for run in runs}
+    for (limit, countdown), ids in groups.items():
+        for start in range(0, len(ids), size):
+            chunk = tuple(ids[start : start + size])
+            task_id = by_pk[chunk[0]].celery_task_id if len(chunk) == 1 else ""
+            messages.append(
+                _Message(chunk, task_id or str(uuid.uuid4()), limit, countdown)
+            )
+    return messages
 
 
 def _publish(messages: Sequence[_Message]) -> None:
     """Publish the messages on ONE producer (one broker connection and channel).
 
     apply_async alone acquires a pooled producer per message; a batch of
-    hundreds reuses one. One run per message (not several run ids in one): a
-    run keeps its own task id, which cancel revokes, and a worker slot never
-    holds runs that another idle slot could start.
+    hundreds reuses one. A message of one run is `jobruns.execute_run` with the
+    run's task id; a message of several is `jobruns.execute_runs`, whose worker
+    enforces each run's soft limit itself (see `runner.execute_many`): Celery's
+    limits apply to the whole message, so there they are only the backstop,
+    one slice later.
     """
-    from jobruns.tasks import execute_run
+    from jobruns.tasks import execute_run, execute_runs
 
+    grace = settings.JOBRUN_HARD_LIMIT_GRACE_SECONDS
     with execute_run.app.producer_or_acquire() as producer:
         for message in messages:
-            execute_run.apply_async(
-                args=[message.run_id],
+            several = len(message.run_ids) > 1
+            soft = message.limit
+            if several:
+                soft += settings.JOBRUN_MESSAGE_SLICE_SECONDS
+            task = execute_runs if several else execute_run
+            task.apply_async(
+                args=[list(message.run_ids) if several else message.run_ids[0]],
                 task_id=message.task_id,
                 countdown=message.countdown or None,
-                soft_time_limit=message.limit,
-                time_limit=message.limit + settings.JOBRUN_HARD_LIMIT_GRACE_SECONDS,
+                soft_time_limit=soft,
+                time_limit=soft + grace,
                 producer=producer,
             )
+
+
+def jobrun_resend_queued(*, run_ids: Sequence[int], now: datetime) -> int:
+    """Send again those of `run_ids` still queued, bundled; how many were sent.
+
+    A worker slot that has spent its slice on a message (or was killed in it)
+    gives the runs it has not claimed back to the queue. Runs claimed or ended
+    meanwhile are left out; a copy of a message still in flight is harmless,
+    since only one claim wins. sent_at stays as it was: the reaper re-sends
+    only when the queue is empty, and a spare copy costs one failed claim.
+    """
+    runs = list(
+        JobRun.objects.filter(pk__in=run_ids, status=Status.QUEUED)
+        .only("pk", "time_limit_seconds", "not_before", "celery_task_id")
+        .order_by("pk")
+    )
+    _send_many_on_commit(runs, now=now)
+    return len(runs)
 
 
 # --- the lifecycle -----------------------------------------------------------------
@@ -537,18 +587,24 @@ def _publish(messages: Sequence[_Message]) -> None:
 CLAIM_TRIES = 3
 
 
-def jobrun_claim(*, run_id: int, worker: str, now: datetime) -> JobRun | None:
+def jobrun_claim(
+    *, run_id: int, worker: str, now: datetime, task_id: str | None = None
+) -> JobRun | None:
     """Move queued -> in_progress; the claimed run for exactly one caller, else None.
 
     One statement: `UPDATE ... WHERE status = 'queued' RETURNING *` both claims
-    the run and reads what the worker needs to execute it.
+    the run and reads what the worker needs to execute it. `task_id` is the
+    message executing it, recorded so that cancel revokes that message (with
+    several runs per message it is not the id the run was queued with).
     """
-    values = {
+    values: dict[str, Any] = {
         "status": Status.IN_PROGRESS,
         "started_at": now,
         "heartbeat_at": now,
         "worker": worker,
     }
+    if task_id:
+        values["celery_task_id"] = task_id
     for _ in range(CLAIM_TRIES):
         try:
             with transaction.atomic():
@@ -722,11 +778,16 @@ def jobrun_cancel(
     runs = JobRun.objects.filter(pk=run.pk)
     with transaction.atomic():
         before = run.status
+        revoke = False
         if not runs.filter(status=Status.QUEUED).update(**ended):
             if not runs.filter(status=Status.IN_PROGRESS).update(**ended):
                 return False
+            revoke = True
+        # Read back celery_task_id too: the claim recorded the message that
+        # executes the run, which `run` (loaded earlier) may not know.
+        run.refresh_from_db(fields=["status", "finished_at", "error", "celery_task_id"])
+        if revoke:
             _revoke_on_commit(run.celery_task_id)
-        run.refresh_from_db(fields=["status", "finished_at", "error"])
         changes = {"status": [before, Status.CANCELLED]}
         audit_record(action=Action.CANCEL, obj=run, by=by, changes=changes, now=now)
         if run.schedule_id is not None:
@@ -826,12 +887,45 @@ def jobrun_rerun(
     return new
 
 
-def jobrun_execute(*, run_id: int, worker: str, in_process: bool = False) -> str | None:
+def jobrun_execute(
+    *,
+    run_id: int,
+    worker: str,
+    in_process: bool = False,
+    task_id: str | None = None,
+) -> str | None:
     """Claim and execute a run; its final status, or None if another owns it."""
     # Execution (threads, signals, the service call) lives in its own module.
     from jobruns.runner import execute
 
-    return execute(run_id=run_id, worker=worker, in_process=in_process)
+    return execute(run_id=run_id, worker=worker, in_process=in_process, task_id=task_id)
+
+
+def jobrun_execute_many(*, run_ids: Sequence[int], worker: str, task_id: str) -> int:
+    """Claim and execute the runs of one message in turn; how many ran here.
+
+    Runs another delivery claimed are passed over; after a slice of
+    JOBRUN_MESSAGE_SLICE_SECONDS the rest goes back to the queue.
+    """
+    from jobruns.runner import execute_many
+
+    return execute_many(run_ids=run_ids, worker=worker, task_id=task_id)
+
+
+def jobrun_end_killed_message(
+    *, run_ids: Sequence[int], task_id: str, now: datetime
+) -> None:
+    """The worker killed a message of several runs at its hard limit.
+
+    End the run it was executing (the one its claim stamped with the message's
+    task id) as timed out, and send the runs it had not reached again.
+    """
+    killed = JobRun.objects.filter(
+        pk__in=run_ids, status=Status.IN_PROGRESS, celery_task_id=task_id
+    ).values_list("pk", flat=True)
+    for run_id in killed:
+        jobrun_end_killed_at_hard_limit(run_id=run_id, now=now)
+    jobrun_resend_queued(run_ids=run_ids, now=now)
 
 
 # --- the reaper -----------------------------------------------------------------

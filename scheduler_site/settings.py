@@ -198,6 +198,14 @@ JOBRUN_DEFAULT_TIME_LIMIT_SECONDS = env_int(
 JOBRUN_HARD_LIMIT_GRACE_SECONDS = env_int(
     "JOBRUN_HARD_LIMIT_GRACE_SECONDS", 30, minimum=1
 )
+# A dispatch batch sends its runs up to this many per message (runs with the same
+# time limit): a burst of 10,000 is 500 messages, not 10,000 publishes. 1: one
+# message per run, as before.
+JOBRUN_RUNS_PER_MESSAGE = env_int("JOBRUN_RUNS_PER_MESSAGE", 20, minimum=1)
+# A worker slot works through a message's runs one after the other until this
+# many seconds passed, then sends the rest back to the queue, so one slot never
+# holds runs that another idle slot could start.
+JOBRUN_MESSAGE_SLICE_SECONDS = env_int("JOBRUN_MESSAGE_SLICE_SECONDS", 2, minimum=1)
 JOBRUN_LOG_MAX_BYTES = env_int("JOBRUN_LOG_MAX_BYTES", 65_536, minimum=1024)
 JOBRUN_KEEP_ADHOC_DAYS = env_int("JOBRUN_KEEP_ADHOC_DAYS", 30, minimum=1)
 # A fire dispatched later than this after its instant counts as missed.

@@ -156,14 +156,28 @@ def schedule_advance_many(*, next_runs: Mapping[int, datetime | None]) -> int:
     """Set each schedule's next_run_at (None: finished) in ONE UPDATE; rows changed.
 
     The dispatcher calls this for a batch whose rows it holds locked (FOR
-    UPDATE), so no edit can have moved them meanwhile. bulk_update writes one
-    `UPDATE ... SET next_run_at = CASE id WHEN ... END WHERE id IN (...)` (per
-    ~500 rows on SQLite) without a savepoint.
+    UPDATE), so no edit can have moved them meanwhile. On PostgreSQL one
+    `UPDATE ... FROM unnest(ids, times)`: bulk_update's `CASE id WHEN ... END`
+    builds one Django expression per row, which cost the dispatcher more than
+    the statement itself (about 0.3 s of Python per batch of 500). Elsewhere
+    bulk_update (one statement per ~500 rows on SQLite), without a savepoint.
     """
     if not next_runs:
         return 0
-    rows = [Schedule(pk=pk, next_run_at=at) for pk, at in next_runs.items()]
-    return Schedule.objects.bulk_update(rows, ["next_run_at"])
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        rows = [Schedule(pk=pk, next_run_at=at) for pk, at in next_runs.items()]
+        return Schedule.objects.bulk_update(rows, ["next_run_at"])
+    table = connection.ops.quote_name(Schedule._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET next_run_at = v.at "  # noqa: S608 (our table name)
+            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) "
+            "WHERE s.id = v.id",
+            [list(next_runs), list(next_runs.values())],
+        )
+        return cursor.rowcount
 
 
 def schedule_record_run_end(*, schedule_id: int, started_at: datetime) -> None:

@@ -67,6 +67,10 @@ PROCESS_ENV = {
     "SCHEDULER_ON_TIME_SECONDS": str(ON_TIME_SECONDS),
     "SCHEDULER_DISPATCH_MAX_SLEEP_MS": "100",
     "SCHEDULER_SERVICE_MODULES": chaos_jobs.__name__,
+    # Several runs per message, as in production, but few enough that a tick of
+    # a handful of schedules is several messages: some wait on the broker when
+    # a fault hits, some are being worked through.
+    "JOBRUN_RUNS_PER_MESSAGE": "2",
 }
 
 pytestmark = [
@@ -377,7 +381,9 @@ def test_a_broker_emptied_by_flushall_loses_no_fire_and_runs_nothing_twice(
     chaos: Chaos, broker: PrivateRedis
 ) -> None:
     chaos.start()
-    for i in range(8):
+    # Twelve runs per tick, two per message, on four slots: two messages wait
+    # on the broker for about a second of every tick when the fault hits.
+    for i in range(12):
         chaos.schedule(f"flush-{i}", seconds=0.5)
     _pause(2)
     _messages_waiting(broker)
@@ -394,7 +400,9 @@ def test_a_broker_restarted_empty_loses_no_fire_and_runs_nothing_twice(
     chaos: Chaos, broker: PrivateRedis
 ) -> None:
     chaos.start()
-    for i in range(8):
+    # Twelve runs per tick, two per message, on four slots: two messages wait
+    # on the broker for about a second of every tick when the fault hits.
+    for i in range(12):
         chaos.schedule(f"restart-{i}", seconds=0.5)
     _pause(2)
     _messages_waiting(broker)
@@ -529,6 +537,8 @@ def test_a_schedule_edited_paused_or_deleted_while_due_does_what_was_asked(
 def test_a_schedule_edited_paused_or_deleted_while_its_run_is_in_progress(
     chaos: Chaos,
 ) -> None:
+    # One message per run: the three runs of a tick must be in progress together.
+    chaos.extra_env["JOBRUN_RUNS_PER_MESSAGE"] = "1"
     chaos.start()
     names = ("busy-edited", "busy-paused", "busy-deleted")
     for name in names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -20,8 +21,12 @@ OUTAGE = timedelta(minutes=5)
 
 @pytest.fixture(autouse=True)
 def sent() -> Any:
-    with mock.patch("jobruns.tasks.execute_run.apply_async") as apply_async:
-        yield apply_async
+    """Both message shapes: one run (execute_run) and several (execute_runs)."""
+    with (
+        mock.patch("jobruns.tasks.execute_run.apply_async") as one,
+        mock.patch("jobruns.tasks.execute_runs.apply_async") as several,
+    ):
+        yield SimpleNamespace(one=one, several=several)
 
 
 def _due_at(schedule: Schedule, at: Any) -> Schedule:
@@ -346,13 +351,14 @@ def test_overlap_policies_of_a_batch_are_judged_with_one_read_of_active_runs(
 
 @pytest.mark.django_db
 def test_the_runs_of_a_batch_are_sent_after_commit_on_one_producer(
-    sent: Any, django_capture_on_commit_callbacks: Any
+    sent: Any, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    settings.JOBRUN_RUNS_PER_MESSAGE = 2
     _due_many(5, overlap_policy="allow")
 
     with django_capture_on_commit_callbacks() as callbacks:
         assert dispatch_due(now=NOON) == 5
-        assert sent.call_count == 0  # nothing leaves before the commit
+        assert sent.one.call_count + sent.several.call_count == 0  # not before commit
     [publish] = callbacks
     with mock.patch(
         "jobruns.tasks.execute_run.app.producer_or_acquire"
@@ -361,9 +367,48 @@ def test_the_runs_of_a_batch_are_sent_after_commit_on_one_producer(
 
     producer = producer_or_acquire.return_value.__enter__.return_value
     assert producer_or_acquire.call_count == 1
-    assert [call.kwargs["producer"] for call in sent.call_args_list] == [producer] * 5
-    run_ids = sorted(call.kwargs["args"][0] for call in sent.call_args_list)
-    assert run_ids == sorted(JobRun.objects.values_list("pk", flat=True))
+    calls = sent.several.call_args_list + sent.one.call_args_list
+    assert [call.kwargs["producer"] for call in calls] == [producer] * 3
+    # Five runs, two per message: two messages of two, one of one.
+    assert [len(call.kwargs["args"][0]) for call in sent.several.call_args_list] == [
+        2,
+        2,
+    ]
+    [single] = sent.one.call_args_list
+    run_ids = [
+        i for call in sent.several.call_args_list for i in call.kwargs["args"][0]
+    ]
+    run_ids.append(single.kwargs["args"][0])
+    assert sorted(run_ids) == sorted(JobRun.objects.values_list("pk", flat=True))
+    # The lone run keeps its own task id (what cancel revokes); a message of
+    # several gets one of its own.
+    assert single.kwargs["task_id"] == JobRun.objects.get(pk=run_ids[-1]).celery_task_id
+    assert len({call.kwargs["task_id"] for call in calls}) == 3
+
+
+@pytest.mark.django_db
+def test_runs_with_different_time_limits_never_share_a_message(
+    sent: Any, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    settings.JOBRUN_MESSAGE_SLICE_SECONDS = 2
+    settings.JOBRUN_HARD_LIMIT_GRACE_SECONDS = 30
+    _due_many(3, overlap_policy="allow", time_limit_seconds=60)
+    _due_many(2, overlap_policy="allow", time_limit_seconds=600)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dispatch_due(now=NOON) == 5
+
+    by_limit = {
+        call.kwargs["soft_time_limit"]: call.kwargs
+        for call in sent.several.call_args_list
+    }
+    limits = dict(JobRun.objects.values_list("pk", "time_limit_seconds").order_by("pk"))
+    # The message's soft limit is the runs' own limit plus one slice (the
+    # worker enforces each run's limit itself); the hard one a grace later.
+    assert sorted(by_limit) == [62, 602]
+    assert {limits[pk] for pk in by_limit[62]["args"][0]} == {60}
+    assert {limits[pk] for pk in by_limit[602]["args"][0]} == {600}
+    assert by_limit[62]["time_limit"] == 92
 
 
 @pytest.mark.django_db

@@ -139,7 +139,10 @@ def test_two_dispatchers_over_500_due_schedules_never_duplicate_a_fire() -> None
         finally:
             connections["default"].close()
 
-    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+    with (
+        mock.patch("jobruns.tasks.execute_run.apply_async"),
+        mock.patch("jobruns.tasks.execute_runs.apply_async"),
+    ):
         threads = [
             threading.Thread(target=dispatch, args=(name,)) for name in ("a", "b")
         ]
