@@ -1,0 +1,120 @@
+"""What keeps the admin's run list cheap at a million runs (jobruns/admin.py).
+
+The page's SQL is a few milliseconds at any size (an index scan for the page,
+the planner's estimate for the count, one probe per schedule for the filter);
+what is left is Python spent per row. Profiled at 1,000,000 runs, 50 rows a
+page: Django's action checkbox rendered a form widget through the template
+engine for every row (40 % of building the rows), and every row reversed two
+URLs. These helpers make the same HTML with string formatting.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+from django.http import HttpRequest
+from django.urls import get_script_prefix, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+
+from jobruns.models import JobRun
+from schedules.models import Schedule
+
+# Stands for the primary key in a reversed change URL; never a real key.
+_PK_SLOT = "0pk0"
+
+
+def change_url(viewname: str, pk: Any) -> str:
+    """reverse(viewname, args=[pk]) for an admin change page, without a resolver
+    walk per call: the URL is reversed once per script prefix and the key put in.
+    """
+    return _change_url_with_slot(viewname, get_script_prefix()).replace(
+        _PK_SLOT, str(pk)
+    )
+
+
+@lru_cache(maxsize=32)
+def _change_url_with_slot(viewname: str, script_prefix: str) -> str:
+    # script_prefix is part of the key because reverse() prepends it.
+    return reverse(viewname, args=[_PK_SLOT])
+
+
+def action_checkbox(run: JobRun) -> SafeString:
+    """The HTML of Django's own row checkbox (ModelAdmin.action_checkbox), which
+    renders a CheckboxInput through the form template engine for every row."""
+    label = format_html(gettext("Select this object for an action - {}"), str(run))
+    return format_html(
+        '<input type="checkbox" name="{}" value="{}" class="action-select" '
+        'aria-label="{}">',
+        ACTION_CHECKBOX_NAME,
+        run.pk,
+        label,
+    )
+
+
+class RunChangeList(ChangeList):
+    """Django's change list, with each row's link made by `change_url`."""
+
+    def url_for_result(self, result: Any) -> str:
+        return change_url(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", result.pk
+        )
+
+
+class ScheduleWithRunsFilter(admin.RelatedOnlyFieldListFilter):
+    """The schedules that have runs, found without DISTINCT over every run.
+
+    Django's RelatedOnlyFieldListFilter asks for the distinct schedule ids of
+    all runs: a full scan of the history on every page (0.4 s at a million
+    runs). An EXISTS per schedule is one index probe each. Only the id and the
+    name are read: the filter shows nothing else of a schedule.
+    """
+
+    def field_choices(
+        self, field: Any, request: HttpRequest, model_admin: Any
+    ) -> list[tuple[str, Any]]:  # label: str or lazy str
+        has_runs = Exists(JobRun.objects.filter(schedule=OuterRef("pk")))
+        ordering = self.field_admin_ordering(field, request, model_admin) or (
+            Schedule._meta.ordering
+        )
+        return list(
+            Schedule.objects.filter(Q(has_runs))
+            .order_by(*ordering)
+            .values_list("pk", "name")
+        )
+
+
+class EstimatedCountPaginator(Paginator):
+    """The unfiltered run list counts from PostgreSQL's statistics, not COUNT(*).
+
+    Counting a history of a million rows costs seconds on every page; the
+    planner's row estimate (kept by autovacuum) is free and close enough for
+    "page N of about M". Filtered lists, small tables and SQLite count exactly.
+    """
+
+    ESTIMATE_FROM = 100_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if connection.vendor == "postgresql" and not getattr(
+            getattr(queryset, "query", None), "where", True
+        ):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [JobRun._meta.db_table],
+                )
+                row = cursor.fetchone()
+            if row and row[0] >= self.ESTIMATE_FROM:
+                return int(row[0])
+        return super().count
