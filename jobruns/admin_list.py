@@ -27,6 +27,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from jobruns.models import JobRun
+from jobruns.selectors import jobrun_ordering
 from schedules.models import Schedule
 
 # Stands for the primary key in a reversed change URL; never a real key.
@@ -62,7 +63,15 @@ def action_checkbox(run: JobRun) -> SafeString:
 
 
 class RunChangeList(ChangeList):
-    """Django's change list, with each row's link made by `change_url`."""
+    """Django's change list, with each row's link made by `change_url` and the
+    order the run indexes serve (Django would end a sort by status in "-pk")."""
+
+    def get_ordering(self, request: HttpRequest, queryset: Any) -> list[Any]:
+        ordering = super().get_ordering(request, queryset)
+        if ordering[-1:] == ["-pk"]:
+            ordering = ordering[:-1]  # Django's tiebreak; jobrun_ordering's instead
+        keys = [key for key in ordering if isinstance(key, str)]
+        return jobrun_ordering(keys) if len(keys) == len(ordering) else ordering
 
     def url_for_result(self, result: Any) -> str:
         return change_url(
@@ -83,14 +92,11 @@ class ScheduleWithRunsFilter(admin.RelatedOnlyFieldListFilter):
         self, field: Any, request: HttpRequest, model_admin: Any
     ) -> list[tuple[str, Any]]:  # label: str or lazy str
         has_runs = Exists(JobRun.objects.filter(schedule=OuterRef("pk")))
-        ordering = self.field_admin_ordering(field, request, model_admin) or (
-            Schedule._meta.ordering
-        )
-        return list(
-            Schedule.objects.filter(Q(has_runs))
-            .order_by(*ordering)
-            .values_list("pk", "name")
-        )
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        schedules = Schedule.objects.filter(Q(has_runs))
+        if ordering:
+            schedules = schedules.order_by(*ordering)
+        return [(str(pk), name) for pk, name in schedules.values_list("pk", "name")]
 
 
 class EstimatedCountPaginator(Paginator):

@@ -51,7 +51,11 @@ from jobruns.registry import (
     get_service,
     service_as_dict,
 )
-from jobruns.selectors import ResultFileMissing, jobrun_result_file
+from jobruns.selectors import (
+    ResultFileMissing,
+    jobrun_ordering,
+    jobrun_result_file,
+)
 from jobruns.services import jobrun_cancel, jobrun_enqueue, jobrun_rerun
 
 # How often a waiting invoke looks whether its run ended.
@@ -62,8 +66,14 @@ class JobRunFilter(django_filters.FilterSet):
     schedule = django_filters.CharFilter(
         field_name="schedule_name", help_text="Schedule name."
     )
-    status = django_filters.MultipleChoiceFilter(choices=JobRun.Status.choices)
-    trigger = django_filters.MultipleChoiceFilter(choices=JobRun.Trigger.choices)
+    # distinct=False: no join can repeat a run, and django-filter's DISTINCT
+    # over every column made the count of `?status=failed` a sort (110 ms at 1M).
+    status = django_filters.MultipleChoiceFilter(
+        choices=JobRun.Status.choices, distinct=False
+    )
+    trigger = django_filters.MultipleChoiceFilter(
+        choices=JobRun.Trigger.choices, distinct=False
+    )
     service = django_filters.CharFilter()
     queued_from = UtcDateTimeFilter("queued_at", lookup_expr="gte")
     queued_to = UtcDateTimeFilter("queued_at", lookup_expr="lt")
@@ -89,6 +99,15 @@ class JobRunFilter(django_filters.FilterSet):
             | Q(correlation_id__icontains=value)
             | Q(triggered_by_label__icontains=value)
         )
+
+
+class RunOrderingFilter(OrderingFilter):
+    """`ordering` with ties broken as the run indexes are built (by id after a
+    time): a total order, so offset pages neither repeat nor skip runs."""
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> Any:
+        ordering = super().get_ordering(request, queryset, view)
+        return jobrun_ordering(ordering) if ordering else ordering
 
 
 class AnyFileRenderer(JSONRenderer):
@@ -149,10 +168,10 @@ class JobRunViewSet(
     filterset_class = JobRunFilter
     filter_backends = [
         django_filters.rest_framework.DjangoFilterBackend,
-        OrderingFilter,
+        RunOrderingFilter,
     ]
     ordering_fields = ["queued_at", "started_at", "finished_at", "id"]
-    # Served by jobrun_recent_idx (and jobrun_status_recent_idx with ?status=).
+    # Served by jobrun_recent_idx (and jobrun_by_status_idx with ?status=).
     ordering = ["-queued_at", "-id"]
     pagination_class = EstimatedCountPagination
     action_permissions = {
