@@ -18,7 +18,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 from django.utils.functional import cached_property
@@ -26,6 +26,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from core.counting import count_bounded
 from jobruns.models import JobRun
 from jobruns.selectors import jobrun_ordering
 from schedules.models import Schedule
@@ -100,11 +101,12 @@ class ScheduleWithRunsFilter(admin.RelatedOnlyFieldListFilter):
 
 
 class EstimatedCountPaginator(Paginator):
-    """The unfiltered run list counts from PostgreSQL's statistics, not COUNT(*).
+    """The run list's "page N of about M" without a COUNT(*) of a long history.
 
-    Counting a history of a million rows costs seconds on every page; the
-    planner's row estimate (kept by autovacuum) is free and close enough for
-    "page N of about M". Filtered lists, small tables and SQLite count exactly.
+    Unfiltered: PostgreSQL's statistics (pg_class.reltuples, kept by
+    autovacuum), free. Filtered: exact up to EXACT_COUNT_UP_TO matches, the
+    planner's estimate above (core.counting), where `?status__exact=succeeded`
+    counted 980,000 rows in 130 ms on every page. SQLite counts exactly.
     """
 
     ESTIMATE_FROM = 100_000
@@ -112,15 +114,16 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if connection.vendor == "postgresql" and not getattr(
-            getattr(queryset, "query", None), "where", True
-        ):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [JobRun._meta.db_table],
-                )
-                row = cursor.fetchone()
-            if row and row[0] >= self.ESTIMATE_FROM:
-                return int(row[0])
+        if connection.vendor != "postgresql" or not isinstance(queryset, QuerySet):
+            return super().count
+        if queryset.query.where:
+            return count_bounded(queryset)[0]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [JobRun._meta.db_table],
+            )
+            row = cursor.fetchone()
+        if row and row[0] >= self.ESTIMATE_FROM:
+            return int(row[0])
         return super().count
