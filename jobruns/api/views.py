@@ -28,7 +28,7 @@ from rest_framework.reverse import reverse
 
 from core.api.errors import Conflict
 from core.api.filters import UtcDateTimeFilter
-from core.api.pagination import EstimatedCountPagination
+from core.api.pagination import KeysetOptInPagination
 from core.api.schema import (
     CONFLICT_RESPONSE,
     PROBLEM,
@@ -154,7 +154,8 @@ _RUN_RESPONSES = {200: JobRunDetailSerializer, **PROBLEM_RESPONSES}
         f"{EXACT_COUNT_UP_TO:,} matching runs; above that it is the database's "
         "estimate and `count_is_exact` is false (counting a million runs on "
         "every page cost more than the page). `next` is exact either way: "
-        "follow it until it is null.",
+        "follow it until it is null. To walk a long history, send `cursor` "
+        "(empty) instead of `offset`: keyset pages cost the same at any depth.",
         responses={200: JobRunSerializer(many=True), **PROBLEM_RESPONSES},
     ),
     retrieve=extend_schema(summary="Read a run", responses=_RUN_RESPONSES),
@@ -173,7 +174,8 @@ class JobRunViewSet(
     ordering_fields = ["queued_at", "started_at", "finished_at", "id"]
     # Served by jobrun_recent_idx (and jobrun_by_status_idx with ?status=).
     ordering = ["-queued_at", "-id"]
-    pagination_class = EstimatedCountPagination
+    pagination_class = KeysetOptInPagination
+    cursor_ordering_fields = ["queued_at", "id"]  # never null
     action_permissions = {
         "list": "jobruns.view_jobrun",
         "retrieve": "jobruns.view_jobrun",
