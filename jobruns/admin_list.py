@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connection
@@ -65,7 +66,29 @@ def action_checkbox(run: JobRun) -> SafeString:
 
 class RunChangeList(ChangeList):
     """Django's change list, with each row's link made by `change_url` and the
-    order the run indexes serve (Django would end a sort by status in "-pk")."""
+    order the run indexes serve (Django would end a sort by status in "-pk").
+
+    A row link carries the list's filters back (`_changelist_filters`); Django
+    works them out per row, resolving the row's URL through the whole admin
+    URLconf each time. Here they are worked out once (by Django's own
+    add_preserved_filters, on the first row's URL) and the rows reuse them.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._row_query: str | None = None
+        self._list_filters, self.preserved_filters = self.preserved_filters, ""
+
+    def url_for_result(self, result: Any) -> str:
+        url = change_url(self._change_viewname, result.pk)
+        if self._row_query is None:
+            context = {"preserved_filters": self._list_filters, "opts": self.opts}
+            _, _, self._row_query = add_preserved_filters(context, url).partition("?")
+        return f"{url}?{self._row_query}" if self._row_query else url
+
+    @property
+    def _change_viewname(self) -> str:
+        return f"admin:{self.opts.app_label}_{self.opts.model_name}_change"
 
     def get_ordering(self, request: HttpRequest, queryset: Any) -> list[Any]:
         ordering = super().get_ordering(request, queryset)
@@ -73,11 +96,6 @@ class RunChangeList(ChangeList):
             ordering = ordering[:-1]  # Django's tiebreak; jobrun_ordering's instead
         keys = [key for key in ordering if isinstance(key, str)]
         return jobrun_ordering(keys) if len(keys) == len(ordering) else ordering
-
-    def url_for_result(self, result: Any) -> str:
-        return change_url(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", result.pk
-        )
 
 
 class ScheduleWithRunsFilter(admin.RelatedOnlyFieldListFilter):

@@ -197,3 +197,25 @@ def test_a_run_list_sorted_by_a_column_breaks_ties_by_time_in_its_direction(
     # newest first descending, as the (status, queued_at, id) index reads.
     assert listed("3") == [run.pk for run in runs]
     assert listed("-3") == [run.pk for run in reversed(runs)]
+
+
+@pytest.mark.django_db
+def test_a_row_link_carries_the_lists_filters_as_django_would(
+    client: Client, superuser: Any, report_run: JobRun
+) -> None:
+    from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+    from django.utils.html import escape
+
+    client.login(username=superuser.username, password=PASSWORD)
+    listing = reverse("admin:jobruns_jobrun_changelist")
+    query = "o=-3&status__exact=succeeded"
+
+    page = client.get(f"{listing}?{query}").content.decode()
+
+    django_own = add_preserved_filters(
+        {"preserved_filters": f"_changelist_filters={query.replace('&', '%26')}",
+         "opts": JobRun._meta},
+        reverse("admin:jobruns_jobrun_change", args=[report_run.pk]),
+    )  # fmt: skip
+    assert "_changelist_filters=o%3D-3%26status__exact%3Dsucceeded" in django_own
+    assert f'href="{escape(django_own)}"' in page
