@@ -82,7 +82,10 @@ class RunChangeList(ChangeList):
     def url_for_result(self, result: Any) -> str:
         url = change_url(self._change_viewname, result.pk)
         if self._row_query is None:
-            context = {"preserved_filters": self._list_filters, "opts": self.opts}
+            context: dict[str, Any] = {
+                "preserved_filters": self._list_filters,
+                "opts": self.opts,
+            }
             _, _, self._row_query = add_preserved_filters(context, url).partition("?")
         return f"{url}?{self._row_query}" if self._row_query else url
 
