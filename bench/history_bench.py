@@ -13,7 +13,10 @@ send: the native ``/api/v1/runs/`` (bearer token), Conductor
 ``/api/scheduler/search/executions`` (bearer token), OpenSpecimen
 ``/rest/ng/scheduled-jobs/{id}/runs`` (session token), the admin run list
 (signed-in session). For each, the first page and a deep-ish page (offset 5,000)
-are timed --repeat times; the table shows p50/p99/max and statements per request.
+are timed --repeat times, and at the main size a page in another order each list
+offers ("sorted": the admin by status descending, the native list by
+``-started_at`` at offset 5,000, Conductor by ``state:DESC`` at start 5,000); the
+table shows p50/p99/max and statements per request.
 The peer column is the first page of the same list at --peer-size runs, measured
 in the same run, so the ratio says what the growth from there costs.
 """
@@ -185,12 +188,22 @@ def run_lists(size: int, schedule: Schedule, repeat: int, deep: bool) -> list[Ro
         "openspecimen job runs": f"&startAt={min(DEEP_OFFSET, size // SCHEDULES // 2)}",
         "admin run list": f"?p={DEEP_OFFSET // 100}",
     }
+    # A page in another order each list offers (OpenSpecimen offers none):
+    # the admin by status descending, the API by start, Conductor by state.
+    sorted_suffix = {
+        "native /api/v1/runs/": f"&ordering=-started_at&offset={DEEP_OFFSET}",
+        "conductor search/executions": f"&sort=state:DESC&start={DEEP_OFFSET}",
+        "admin run list": "?o=-3",
+    }
     rows = []
     for name, who, url, headers in cases:
         rows.append(measure(who, name, size, "first", url, headers, repeat))
         if deep:
             deep_url = url + deep_suffix[name]
             rows.append(measure(who, name, size, "deep", deep_url, headers, repeat))
+        if deep and name in sorted_suffix:
+            sorted_url = url + sorted_suffix[name]
+            rows.append(measure(who, name, size, "sorted", sorted_url, headers, repeat))
     get_user_model().objects.filter(pk=user.pk).delete()
     return rows
 

@@ -189,9 +189,32 @@ class JobRun(models.Model):
             # A schedule's runs newest first (OpenSpecimen's job runs): without it
             # a deep page walks the whole primary key filtering on schedule.
             models.Index(fields=["schedule", "-id"], name="jobrun_schedule_recent_idx"),
+            # Every order and filter the run lists offer (admin columns, the
+            # API's `ordering`, Conductor's `sort`) has an index here. Lists
+            # break ties by queued_at then id in the direction of the last key
+            # (jobruns.selectors.jobrun_ordering), so (key, queued_at, id) all
+            # ascending serves "by key" both ways, read forwards or backwards,
+            # and `key = X` newest first (the default order, filtered) too.
             models.Index(
-                fields=["status", "-queued_at", "-id"], name="jobrun_status_recent_idx"
+                fields=["status", "queued_at", "id"], name="jobrun_by_status_idx"
             ),
+            models.Index(
+                fields=["schedule_name", "queued_at", "id"], name="jobrun_by_name_idx"
+            ),
+            models.Index(
+                fields=["service", "queued_at", "id"], name="jobrun_by_service_idx"
+            ),
+            models.Index(
+                fields=["trigger", "queued_at", "id"], name="jobrun_by_trigger_idx"
+            ),
+            # Only skipped runs have a reason: a small index for a rare filter.
+            models.Index(
+                fields=["skip_reason", "queued_at", "id"],
+                name="jobrun_by_skip_reason_idx",
+                condition=~Q(skip_reason=""),
+            ),
+            models.Index(fields=["-started_at", "-id"], name="jobrun_started_idx"),
+            models.Index(fields=["-finished_at", "-id"], name="jobrun_finished_idx"),
             # Conductor's search/executions: runs of schedules ordered by their
             # fire time (scheduled_for, else queued_at), newest first.
             models.Index(
@@ -200,7 +223,6 @@ class JobRun(models.Model):
                 name="jobrun_fire_recent_idx",
                 condition=~Q(schedule_name=""),
             ),
-            models.Index(fields=["status"], name="jobrun_status_idx"),
             # The reaper's two questions, cheap however long the history grows.
             models.Index(
                 fields=["sent_at"],

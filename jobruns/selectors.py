@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -50,3 +51,28 @@ def jobrun_result_file(*, run: JobRun) -> ResultFile:
     filename = posixpath.basename(name)
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return ResultFile(handle=handle, filename=filename, content_type=content_type)
+
+
+# Keys that hardly repeat: a tie on one is broken by id alone. (fire_at is
+# Conductor's Coalesce(scheduled_for, queued_at), indexed with id after it.)
+_NEAR_UNIQUE_KEYS = {"queued_at", "started_at", "finished_at", "fire_at"}
+
+
+def jobrun_ordering(keys: Sequence[str]) -> list[str]:
+    """`keys` ("status", "-queued_at", ...) with ties broken the way the run
+    lists' indexes are built: by queued_at then id, in the direction of the
+    last key (by id alone after a time). The order is total, so offset pages
+    neither repeat nor skip runs, and each offered order is one index scan:
+    "-status" alone would end in "-id" after a 980,000-run group, which only a
+    sort of that whole group can answer.
+    """
+    ordering = [key for key in keys if key.lstrip("-") not in ("id", "pk")]
+    if len(ordering) < len(keys):
+        # An explicit id already decides every tie; keep it where it was.
+        return list(keys)
+    if not ordering:
+        return ["-queued_at", "-id"]
+    sign = "-" if ordering[-1].startswith("-") else ""
+    last = ordering[-1].lstrip("-")
+    tiebreak = ["id"] if last in _NEAR_UNIQUE_KEYS else ["queued_at", "id"]
+    return [*ordering, *(sign + key for key in tiebreak)]

@@ -156,3 +156,84 @@ class EstimatedCountPagination(LimitOffsetPagination):
         }
         response["required"] = ["count", "count_is_exact", "results"]
         return response
+
+
+class _Keyset(pagination.CursorPagination):
+    """DRF's cursor paging with the page size the caller already checked."""
+
+    def __init__(self, page_size: int) -> None:
+        self.page_size = page_size
+
+    def get_page_size(self, request: Request) -> int | None:
+        return self.page_size
+
+
+class KeysetOptInPagination(EstimatedCountPagination):
+    """EstimatedCountPagination, or keyset pages for a client that sends ``cursor``.
+
+    An offset page reads and drops every row before it, so page 20,000 of a
+    million runs reads a million index entries. With ``cursor`` (empty for the
+    first page, then whatever ``next`` carries) each page starts where the last
+    one ended: the same few index entries at any depth, and no count. Opt-in,
+    so clients paging by offset see no change. The view names the orderings a
+    cursor can hold (``cursor_ordering_fields``): non-null columns only, as a
+    cursor cannot hold a position "among the nulls".
+    """
+
+    cursor_query_param = "cursor"
+    keyset: _Keyset | None = None
+
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: Any = None
+    ) -> list[Any]:
+        if self.cursor_query_param not in request.query_params:
+            return super().paginate_queryset(queryset, request, view)
+        if self.offset_query_param in request.query_params:
+            raise ValidationError(
+                {"offset": ["page with either offset or cursor, not both"]}
+            )
+        self.keyset = _Keyset(self.get_limit(request))
+        allowed = getattr(view, "cursor_ordering_fields", ())
+        first = self.keyset.get_ordering(request, queryset, view)[0].lstrip("-")
+        if first not in allowed:
+            choices = ", ".join(allowed)
+            raise ValidationError(
+                {"ordering": [f"with cursor, order by one of: {choices}"]}
+            )
+        return list(self.keyset.paginate_queryset(queryset, request, view) or [])
+
+    def get_paginated_response(self, data: Any) -> Response:
+        if self.keyset is None:
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "next": self.keyset.get_next_link(),
+                "previous": self.keyset.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        allowed = ", ".join(f"`{name}`" for name in view.cursor_ordering_fields)
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Keyset paging, opt-in: send it empty for the "
+                "first page, then follow `next` (which carries it). Every page "
+                "costs the same at any depth; the response has no `count`. "
+                f"Not with `offset`; `ordering` by {allowed} only.",
+                "schema": {"type": "string"},
+            },
+        ]
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        response = super().get_paginated_response_schema(schema)
+        response["required"] = ["results"]
+        for name in ("count", "count_is_exact"):
+            response["properties"][name]["description"] += (
+                " Absent on keyset (`cursor`) pages."
+            )
+        return response

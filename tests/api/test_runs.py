@@ -70,6 +70,79 @@ def test_runs_filter_by_queued_started_and_finished_windows(
     assert "finished_from" in bad.json()["errors"]
 
 
+def test_ordering_by_a_time_breaks_ties_by_id_in_the_same_direction(
+    client_for: Callable[..., APIClient], viewer: Any, make_run: Any
+) -> None:
+    api = client_for(viewer)
+    # Started in the same instant: only the tiebreak decides, and offset pages
+    # must neither repeat nor skip one of them.
+    runs = [make_run(status=Status.SUCCEEDED, at=NOON) for _ in range(3)]
+    ids = [run.pk for run in runs]
+
+    assert _ids(api.get(RUNS, {"ordering": "started_at"})) == ids
+    assert _ids(api.get(RUNS, {"ordering": "-started_at"})) == ids[::-1]
+    pages = [api.get(f"{RUNS}?ordering=-finished_at&limit=1&offset={i}")
+             for i in range(3)]  # fmt: skip
+    assert [_ids(page)[0] for page in pages] == ids[::-1]
+
+
+def test_a_cursor_walks_every_run_once_newest_first_without_a_count(
+    client_for: Callable[..., APIClient], viewer: Any, make_run: Any
+) -> None:
+    api = client_for(viewer)
+    # Two runs share a queue time: the cursor's tie handling must keep both.
+    times = [NOON, NOON, NOON + timedelta(minutes=1), NOON + timedelta(minutes=2)]
+    runs = [make_run(status=Status.FAILED, at=at) for at in times]
+    newest_first = [run.pk for run in sorted(runs, key=lambda r: (r.queued_at, r.pk),
+                                             reverse=True)]  # fmt: skip
+
+    seen: list[int] = []
+    url: str | None = f"{RUNS}?cursor=&limit=1&status=failed"
+    while url:
+        body = api.get(url).json()
+        assert "count" not in body
+        seen += [run["id"] for run in body["results"]]
+        url = body["next"]
+
+    assert seen == newest_first
+    oldest_first = api.get(f"{RUNS}?cursor=&ordering=queued_at&limit=10").json()
+    assert [run["id"] for run in oldest_first["results"]] == newest_first[::-1]
+
+
+def test_a_cursor_with_an_offset_or_a_nullable_ordering_is_refused(
+    client_for: Callable[..., APIClient], viewer: Any, make_run: Any
+) -> None:
+    api = client_for(viewer)
+    make_run()
+
+    both = api.get(f"{RUNS}?cursor=&offset=5")
+    by_start = api.get(f"{RUNS}?cursor=&ordering=-started_at")
+
+    assert both.status_code == 400
+    assert "offset" in both.json()["errors"]
+    assert by_start.status_code == 400
+    assert "queued_at" in str(by_start.json()["errors"]["ordering"])
+    # Clients that page by offset see the list as before.
+    assert api.get(f"{RUNS}?offset=0").json()["count"] == 1
+
+
+def test_a_status_filter_counts_without_distinct(
+    client_for: Callable[..., APIClient], viewer: Any, make_run: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for minute in range(3):
+        make_run(status=Status.FAILED, at=NOON + timedelta(minutes=minute))
+
+    with CaptureQueriesContext(connection) as queries:
+        body = client_for(viewer).get(f"{RUNS}?status=failed&limit=2").json()
+
+    assert body["count"] == 3
+    # DISTINCT over every column turned this count into a sort of all matches.
+    assert [sql for sql in _counts(queries) if "DISTINCT" in sql] == []
+
+
 def test_the_run_list_costs_the_same_queries_for_one_run_or_thirty(
     client_for: Callable[..., APIClient],
     viewer: Any,

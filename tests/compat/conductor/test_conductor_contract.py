@@ -598,6 +598,19 @@ def test_search_sorts_and_pages_and_reports_total_hits(
     assert _ids(by_name)[0] == str(history["alpha-4"].pk)
 
 
+def test_search_sorted_by_name_breaks_ties_by_time_in_the_same_direction(
+    api: APIClient, history: dict[str, JobRun]
+) -> None:
+    # One index scan each way (jobrun_by_name_idx): alpha's runs oldest first
+    # ascending, beta's newest first descending.
+    ascending = _search(api, sort="scheduleName:ASC")
+    descending = _search(api, sort="scheduleName:DESC")
+    alpha = [str(history[key].pk) for key in ("alpha-0", "alpha-1", "alpha-4")]
+    beta = [str(history[key].pk) for key in ("beta-2", "beta-3")]
+    assert _ids(ascending) == alpha + beta
+    assert _ids(descending) == beta[::-1] + alpha[::-1]
+
+
 def test_search_counts_no_further_than_it_must(
     api: APIClient, history: dict[str, JobRun]
 ) -> None:
