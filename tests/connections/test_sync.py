@@ -5,7 +5,6 @@ invoked over the API and from the command line; every step's failure."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
@@ -26,6 +25,7 @@ from tests.connections.conftest import (
     redis_value,
     sync_input,
 )
+from tests.support.services import wait_for
 
 pytestmark = [
     pytest.mark.requires_postgres,
@@ -41,15 +41,6 @@ Status = JobRun.Status
 def api(client: Any, superuser: Any) -> Any:
     client.force_login(superuser)
     return client
-
-
-def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _one_time_sync(name: str, **fields: Any) -> Any:
@@ -94,7 +85,7 @@ def test_a_schedule_of_the_sync_service_fires_on_a_worker_and_delivers_everythin
     schedule = _one_time_sync("orders-to-ops")
     dispatcher()
 
-    _wait_for(
+    wait_for(
         lambda: schedule.runs.filter(status__in=JobRun.FINISHED).exists(), 30, "the run"
     )
     run = schedule.runs.get()
@@ -150,7 +141,7 @@ def test_the_same_service_invoked_over_the_api_waits_for_its_run(
     )
     assert queued.status_code == 202
     assert queued["Location"].endswith(f"/api/v1/runs/{queued.json()['id']}/")
-    _wait_for(
+    wait_for(
         lambda: JobRun.objects.get(pk=queued.json()["id"]).is_finished, 30, "run 2"
     )
 
@@ -271,9 +262,7 @@ def test_each_failing_step_fails_the_run_naming_the_step_and_the_connection(
     smtp_server.refuse_logins = False
     retry = api.post(f"/api/v1/runs/{no_login['id']}/retry/")
     assert retry.status_code == 202
-    _wait_for(
-        lambda: JobRun.objects.get(pk=retry.json()["id"]).is_finished, 30, "retry"
-    )
+    wait_for(lambda: JobRun.objects.get(pk=retry.json()["id"]).is_finished, 30, "retry")
     assert JobRun.objects.get(pk=retry.json()["id"]).status == Status.SUCCEEDED
     assert len(smtp_server.received) == 1
 
@@ -292,7 +281,7 @@ def test_a_retry_after_the_smtp_step_failed_never_sends_the_email_twice(
     schedule = _one_time_sync("orders-once", max_retries=2, retry_delay_seconds=1)
     dispatcher()
 
-    _wait_for(
+    wait_for(
         lambda: schedule.runs.filter(status=Status.SUCCEEDED).exists(), 40, "a retry"
     )
     first, second = schedule.runs.order_by("attempt")

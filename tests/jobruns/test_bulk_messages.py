@@ -9,7 +9,6 @@ what it has not reached once its slice is spent.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from unittest import mock
@@ -31,6 +30,7 @@ from jobruns.services import (
 from jobruns.tasks import execute_runs
 from schedules.models import Schedule
 from schedules.services import schedule_create
+from tests.support.services import wait_for
 
 Status = JobRun.Status
 CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
@@ -74,15 +74,6 @@ def _queued(count: int, **fields: Any) -> list[JobRun]:
             )
             for _ in range(count)
         ]
-
-
-def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _statuses(runs: list[JobRun]) -> list[str]:
@@ -231,7 +222,7 @@ def test_a_real_worker_runs_a_dispatch_batch_sent_as_one_message(
     assert dispatch_due(now=timezone.now()) == 5
 
     runs = list(JobRun.objects.filter(schedule__in=schedules).order_by("pk"))
-    _wait_for(lambda: _statuses(runs) == [Status.SUCCEEDED] * 5, 30, "the five runs")
+    wait_for(lambda: _statuses(runs) == [Status.SUCCEEDED] * 5, 30, "the five runs")
     executed = JobRun.objects.filter(pk__in=[r.pk for r in runs])
     # One message carried all five: each claim recorded that message's id.
     assert len(set(executed.values_list("celery_task_id", flat=True))) == 1
@@ -255,7 +246,7 @@ def test_a_real_worker_ignores_a_duplicate_message_and_shares_a_slow_one(
 
     execute_runs.apply_async(args=[ids])
 
-    _wait_for(lambda: _statuses(sleepers) == [Status.SUCCEEDED] * 3, 30, "the sleepers")
+    wait_for(lambda: _statuses(sleepers) == [Status.SUCCEEDED] * 3, 30, "the sleepers")
     # The first slot ran one sleeper, spent its slice and gave the rest back.
     messages = JobRun.objects.filter(pk__in=ids).values_list(
         "celery_task_id", flat=True
@@ -288,7 +279,7 @@ def test_each_run_of_a_message_gets_its_own_time_limit(
     assert dispatch_due(now=timezone.now()) == 2
 
     runs = [slow.runs.get(), quick.runs.get()]
-    _wait_for(
+    wait_for(
         lambda: _statuses(runs) == [Status.TIMED_OUT, Status.SUCCEEDED],
         30,
         "the slow run to time out and the quick one to run after it",
@@ -309,13 +300,11 @@ def test_cancelling_a_run_of_a_message_terminates_it_and_the_rest_still_runs(
     behind = _queued(2)
 
     execute_runs.apply_async(args=[[long.pk, *(r.pk for r in behind)]])
-    _wait_for(lambda: _statuses([long]) == [Status.IN_PROGRESS], 20, "the long run")
+    wait_for(lambda: _statuses([long]) == [Status.IN_PROGRESS], 20, "the long run")
     assert jobrun_cancel(run=long, by="ops", now=timezone.now())
 
     # No reaper runs in this test: only the worker giving the message's other
     # runs back can start them.
-    _wait_for(
-        lambda: _statuses(behind) == [Status.SUCCEEDED] * 2, 20, "the runs behind"
-    )
-    _wait_for(lambda: "Terminating" in celery_worker.log(), 10, "the revoke")
+    wait_for(lambda: _statuses(behind) == [Status.SUCCEEDED] * 2, 20, "the runs behind")
+    wait_for(lambda: "Terminating" in celery_worker.log(), 10, "the revoke")
     assert _statuses([long]) == [Status.CANCELLED]

@@ -48,13 +48,13 @@ from tests.support.chaos import (
     PrivateRedis,
     default_database_at,
     pool_children,
-    wait_for,
 )
 from tests.support.ledger import Expected, expect, ledger_discrepancies
 from tests.support.services import (
     CeleryWorkerProcess,
     database_url_for_subprocess,
     service_missing,
+    wait_for,
 )
 
 Status = JobRun.Status

@@ -29,6 +29,7 @@ from jobruns.services import (
 from jobruns.tasks import execute_run
 from schedules.models import Schedule
 from schedules.services import schedule_create
+from tests.support.services import wait_for
 
 Status = JobRun.Status
 FAST_HEARTBEAT = {"JOBRUN_HEARTBEAT_SECONDS": "1"}
@@ -43,15 +44,6 @@ def _schedule(name: str, **fields: Any) -> Schedule:
     }
     data.update(fields)
     return schedule_create(data=data, by=None, now=timezone.now())
-
-
-def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _status(run: JobRun) -> str:
@@ -72,7 +64,7 @@ def test_a_two_second_interval_runs_on_time_on_a_real_worker(
     )
     dispatcher()
 
-    _wait_for(
+    wait_for(
         lambda: schedule.runs.filter(status=Status.SUCCEEDED).count() >= 4,
         timeout=20,
         what="four runs",
@@ -103,7 +95,7 @@ def test_run_now_passes_args_input_and_extra_to_the_service(celery_worker: Any) 
         schedule=schedule, trigger="manual", args=["a", "b"], now=timezone.now()
     )
 
-    _wait_for(lambda: _status(run) == Status.SUCCEEDED, 20, "the run")
+    wait_for(lambda: _status(run) == Status.SUCCEEDED, 20, "the run")
     run.refresh_from_db()
     assert run.output == {
         "input": {"who": "ops"},
@@ -182,11 +174,11 @@ def test_a_run_on_a_killed_worker_ends_worker_lost_and_is_retried(
         retry_delay_seconds=1,
     )
     run = jobrun_enqueue(schedule=schedule, trigger="manual", now=timezone.now())
-    _wait_for(lambda: _status(run) == Status.IN_PROGRESS, 20, "the run to start")
+    wait_for(lambda: _status(run) == Status.IN_PROGRESS, 20, "the run to start")
 
     worker.kill()
     killed_at = time.monotonic()
-    _wait_for(
+    wait_for(
         lambda: (
             jobrun_reap_lost(now=timezone.now()) > 0 or _status(run) != "in_progress"
         ),
@@ -202,7 +194,7 @@ def test_a_run_on_a_killed_worker_ends_worker_lost_and_is_retried(
     assert (retry.attempt, retry.status) == (2, Status.QUEUED)
 
     start_worker(extra_env=FAST_HEARTBEAT)
-    _wait_for(lambda: _status(retry) == Status.SUCCEEDED, 30, "the retry")
+    wait_for(lambda: _status(retry) == Status.SUCCEEDED, 30, "the retry")
 
 
 @pytest.mark.requires_postgres
@@ -227,7 +219,7 @@ def test_runs_lost_with_a_flushed_broker_are_resent_and_run_exactly_once(
     assert {_status(run) for run in runs} == {Status.QUEUED}, "the messages are gone"
 
     assert jobrun_requeue_stale(now=timezone.now(), older_than=0) == 3
-    _wait_for(
+    wait_for(
         lambda: all(_status(run) == Status.SUCCEEDED for run in runs), 20, "the runs"
     )
     # A late duplicate of each message (a second reaper, a redelivery) is absorbed
@@ -256,14 +248,14 @@ def test_queue_one_waits_for_the_running_run_and_allow_runs_in_parallel(
                      overlap_policy="allow")  # fmt: skip
 
     first = jobrun_enqueue(schedule=one, trigger="manual", now=now())
-    _wait_for(lambda: _status(first) == Status.IN_PROGRESS, 20, "the first run")
+    wait_for(lambda: _status(first) == Status.IN_PROGRESS, 20, "the first run")
     second = jobrun_enqueue(schedule=one, trigger="manual", now=now())
     parallel = [
         jobrun_enqueue(schedule=many, trigger="manual", now=now()) for _ in range(2)
     ]
 
     every = [first, second, *parallel]
-    _wait_for(
+    wait_for(
         lambda: all(_status(run) == Status.SUCCEEDED for run in every), 30, "all runs"
     )
     for run in every:
@@ -286,15 +278,15 @@ def test_a_running_run_is_cancelled_by_revoke_and_a_slow_one_times_out(
     long = _schedule("long", target="core.sleep", input={"seconds": 30})
     timed = jobrun_enqueue(schedule=slow, trigger="manual", now=timezone.now())
     running = jobrun_enqueue(schedule=long, trigger="manual", now=timezone.now())
-    _wait_for(lambda: _status(running) == Status.IN_PROGRESS, 20, "the long run")
+    wait_for(lambda: _status(running) == Status.IN_PROGRESS, 20, "the long run")
 
     assert jobrun_cancel(run=running, by="ops", now=timezone.now())
 
-    _wait_for(lambda: _status(timed) == Status.TIMED_OUT, 20, "the soft time limit")
+    wait_for(lambda: _status(timed) == Status.TIMED_OUT, 20, "the soft time limit")
     timed.refresh_from_db()
     assert timed.error == "time limit of 1 s exceeded"
     # The revoked task's process is gone: its run never turns succeeded.
-    _wait_for(lambda: "Terminating" in celery_worker.log(), 10, "the revoke")
+    wait_for(lambda: "Terminating" in celery_worker.log(), 10, "the revoke")
     assert _status(running) == Status.CANCELLED
 
 
@@ -322,13 +314,13 @@ def test_with_every_slot_busy_a_killed_workers_runs_are_found_lost_in_time(
         )
         for _ in range(2)
     ]
-    _wait_for(
+    wait_for(
         lambda: all(_status(run) == Status.IN_PROGRESS for run in runs),
         30,
         "both slots to run a long run",
     )
     busy_since = timezone.now()
-    _wait_for(
+    wait_for(
         lambda: WorkerHeartbeat.objects.filter(
             hostname=worker.hostname, seen_at__gt=busy_since
         ).exists(),
@@ -339,7 +331,7 @@ def test_with_every_slot_busy_a_killed_workers_runs_are_found_lost_in_time(
 
     worker.kill()
     killed_at = time.monotonic()
-    _wait_for(
+    wait_for(
         lambda: all(_status(run) == Status.FAILED for run in runs),
         timeout + 10,
         "the reaper in the dispatcher to find both runs lost",

@@ -21,20 +21,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.services import ROOT, WORKER_LOGS, free_port
+from tests.support.services import ROOT, WORKER_LOGS, free_port, wait_for
 
 REDIS_PORTS = range(55500, 55510)
 POSTGRES_PORTS = range(55510, 55520)
-
-
-def wait_for(check: object, timeout: float, what: str, every: float = 0.1) -> None:
-    """Poll `check()` until it is true; AssertionError naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class CeleryBeatProcess:

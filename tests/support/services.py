@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -200,3 +201,15 @@ def free_port(candidates: range | None = None) -> int:
                 continue
             return port
     raise RuntimeError(f"no free port in {candidates.start}-{candidates.stop - 1}")
+
+
+def wait_for(
+    check: Callable[[], object], timeout: float, what: str, every: float = 0.1
+) -> None:
+    """Poll `check()` until it is true; AssertionError naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
