@@ -52,6 +52,7 @@ from bench import _common  # first: it sets Django up
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Max
 from django.utils import timezone
 
 from bench._common import broker_redis, noop_started_key, purge_broker, stop
@@ -262,7 +263,7 @@ def run_ours(size: int, cap: float) -> tuple[float | None, int]:
     )
     _common.wait_until(lambda: finished.count() >= size, due.timestamp() + cap)
     done = finished.count()
-    last = max(finished.values_list("finished_at", flat=True), default=None)
+    last = finished.aggregate(last=Max("finished_at"))["last"]
     if done < size or last is None:
         return None, done
     return (last - due).total_seconds(), done
