@@ -363,6 +363,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2_000)
     parser.add_argument("--layouts", default="1,2,4,2x2")
     parser.add_argument("--repeat", type=int, default=1, help="dispatch rounds")
+    parser.add_argument("--publishing", default="mock,broker", help="mock, broker")
     parser.add_argument("--cap", type=float, default=300.0)
     parser.add_argument("--dispatch-child", choices=["mock", "broker"])
     args = parser.parse_args()
@@ -375,7 +376,7 @@ def main() -> None:
         dispatch = [
             run_dispatchers(args.schedules, n, publish, round_ + 1)
             for round_ in range(args.repeat)
-            for publish in ("mock", "broker")
+            for publish in args.publishing.split(",")
             for n in (1, 2)
         ]
         workers = [
