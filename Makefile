@@ -55,12 +55,14 @@ bench: $(DEV_STAMP) ## print benchmark figures (needs a scratch DATABASE_URL and
 	$(PY) bench/history_bench.py 1000000
 	$(PY) bench/steady_bench.py --seconds 20
 	$(PY) bench/idle_bench.py 1000 10000 100000 1000000
+	$(PY) bench/scale_bench.py --schedules 20000 --runs 2000 --repeat 2
 
 bench-smoke: $(DEV_STAMP) ## every benchmark at a tiny size (CI: they still run end to end)
 	$(PY) bench/burst_bench.py 100 --peer-cap 30 --cap 60
 	$(PY) bench/history_bench.py 10000 --peer-size 1000 --repeat 5
 	$(PY) bench/steady_bench.py --seconds 3 --smoke
 	$(PY) bench/idle_bench.py 1000 --repeat 5 --edits 3 --peer-edits 1
+	$(PY) bench/scale_bench.py --schedules 200 --runs 20 --layouts 2 --publishing mock
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var
