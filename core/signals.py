@@ -1,5 +1,6 @@
-"""Worker start-up: record a heartbeat at once, then every WORKER_HEARTBEAT_SECONDS.
+"""Worker signals: its heartbeat, and the database connection of each task.
 
+Worker start-up records a heartbeat at once, then every WORKER_HEARTBEAT_SECONDS.
 The beats come from a thread of the worker's main process, not from a message
 on the runs queue: with every pool slot busy on long runs such a message waited
 behind them, and /readyz said "no worker seen" about healthy workers.
@@ -11,7 +12,7 @@ import logging
 import threading
 from typing import Any
 
-from celery.signals import worker_ready
+from celery.signals import task_postrun, task_prerun, worker_ready
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
@@ -44,3 +45,16 @@ def _beat_forever(hostname: str) -> None:
         except DatabaseError:
             logger.warning("worker heartbeat of %s not written", hostname)
             close_old_connections()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(**_: Any) -> None:
+    """What Django does around each request, around each task.
+
+    With CELERY_DB_REUSE_MAX set Celery no longer closes the connection per
+    task: this drops one past CONN_MAX_AGE or left broken by an error, and arms
+    the health check (one `SELECT 1` at the task's first query), so a task never
+    starts on a connection a database restart cut.
+    """
+    close_old_connections()

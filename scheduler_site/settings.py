@@ -171,6 +171,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each
+# task unless this is set, ignoring CONN_MAX_AGE: each message paid a fresh
+# PostgreSQL backend (fork, authentication, cold catalog caches; several ms, the
+# larger part of a one-run message). Set, the fixup recycles only every this many
+# tasks, and core.signals applies Django's own rule before and after each task
+# instead (CONN_MAX_AGE, and the health check that replaces a connection a
+# database restart cut before the task's first query).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
