@@ -49,12 +49,16 @@ def _beat_forever(hostname: str) -> None:
 
 @task_prerun.connect
 @task_postrun.connect
-def _close_old_connections(**_: Any) -> None:
+def _close_old_connections(task: Any = None, **_: Any) -> None:
     """What Django does around each request, around each task.
 
     With CELERY_DB_REUSE_MAX set Celery no longer closes the connection per
     task: this drops one past CONN_MAX_AGE or left broken by an error, and arms
     the health check (one `SELECT 1` at the task's first query), so a task never
-    starts on a connection a database restart cut.
+    starts on a connection a database restart cut. Not for a task run eagerly
+    (in the caller's process): the connection is the caller's, perhaps inside
+    its transaction.
     """
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     close_old_connections()
