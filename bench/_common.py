@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,27 @@ def statements_per_run(prefix: str, count: int = 20, *, bundled: bool = False) -
     JobRun.objects.filter(schedule_id=schedule.pk).delete()
     schedule.delete()
     return total / count
+
+
+def seed_due_schedules(prefix: str, size: int, due: datetime) -> None:
+    """`size` hourly schedules of core.echo, each first due at `due`."""
+    from schedules.models import Schedule
+
+    Schedule.objects.bulk_create(
+        (
+            Schedule(
+                name=f"{prefix}{i}",
+                kind="interval",
+                interval_hours=1,
+                start_at=due,
+                next_run_at=due,
+                target="core.echo",
+                created_at=due,
+            )
+            for i in range(size)
+        ),
+        batch_size=2000,
+    )
 
 
 def seconds(value: timedelta | float) -> float:

@@ -48,6 +48,7 @@ from bench._common import (
     broker_redis,
     noop_started_key,
     purge_broker,
+    seed_due_schedules,
     start_worker,
     stop,
 )
@@ -82,21 +83,7 @@ def run_ours(size: int, cap: float) -> tuple[Column, float]:
     clean_ours()
     purge_broker()
     due = timezone.now() + timedelta(seconds=LEAD_SECONDS)
-    Schedule.objects.bulk_create(
-        (
-            Schedule(
-                name=f"{PREFIX}{i}",
-                kind="interval",
-                interval_hours=1,
-                start_at=due,
-                next_run_at=due,
-                target="core.echo",
-                created_at=due,
-            )
-            for i in range(size)
-        ),
-        batch_size=2000,
-    )
+    seed_due_schedules(PREFIX, size, due)
     statements = [0]
     fires = [0]
     created: list[float] = []

@@ -55,7 +55,13 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from bench._common import broker_redis, noop_started_key, purge_broker, stop
+from bench._common import (
+    broker_redis,
+    noop_started_key,
+    purge_broker,
+    seed_due_schedules,
+    stop,
+)
 from jobruns.dispatcher import dispatch_due
 from jobruns.models import JobRun
 from schedules.models import Schedule
@@ -67,21 +73,7 @@ GO_SECONDS = 0.5  # dispatch side: the go time is this far ahead of "all ready"
 
 # --- seeding and cleaning ------------------------------------------------------------
 def seed(size: int, due: datetime) -> None:
-    Schedule.objects.bulk_create(
-        (
-            Schedule(
-                name=f"{PREFIX}{i}",
-                kind="interval",
-                interval_hours=1,
-                start_at=due,
-                next_run_at=due,
-                target="core.echo",
-                created_at=due,
-            )
-            for i in range(size)
-        ),
-        batch_size=2000,
-    )
+    seed_due_schedules(PREFIX, size, due)
 
 
 def clean() -> None:
