@@ -20,7 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import command_line, is_running, process_tree
+from tests.support.processes import (
+    command_line,
+    describe,
+    is_running,
+    process_tree,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = ROOT / "tests" / "support" / "fake_supervise.py"
@@ -79,7 +84,7 @@ def _assert_all_gone(started: Started, case: str) -> None:
         time.sleep(0.02)
     # What each survivor was and what state it was in (R, S, D...), for the
     # report: a case that failed once under heavy load left no other trace.
-    seen = {pid: _describe(pid) for pid in left}
+    seen = {pid: describe(pid) for pid in left}
     # Leave nothing behind, a hung supervisor included (the bug this catches).
     started.runner.kill()
     for pid in [started.supervisor_pid, *everyone]:
@@ -89,15 +94,6 @@ def _assert_all_gone(started: Started, case: str) -> None:
         f"{case}: still running after {STOP_TIMEOUT} s: {seen}; "
         f"supervisor exit code {started.runner.poll()}"
     )
-
-
-def _describe(pid: int) -> str:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
-    except OSError:
-        return "gone"
-    name = command_line(pid).replace(b"\0", b" ").decode(errors="replace")
-    return f"{name.strip()} (state {state[0]}, parent {state[1]})"
 
 
 CASES = {

@@ -44,3 +44,12 @@ def command_line(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError):
         return b""
+
+
+def describe(pid: int) -> str:
+    """What ``pid`` runs, its state (R, S, D, Z...) and its parent, for a report."""
+    fields = _stat(pid)
+    if fields is None:
+        return "gone"
+    name = command_line(pid).replace(b"\0", b" ").decode(errors="replace").strip()
+    return f"{name} (state {fields[0]}, parent {fields[1]})"
