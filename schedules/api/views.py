@@ -33,10 +33,6 @@ from core.api.schema import (
 from core.api.users import acting_user
 from core.api.views import AuditEventSerializer
 from core.audit import audit_events_for
-from jobruns.api.serializers import JobRunDetailSerializer, RunNowSerializer
-from jobruns.api.views import run_accepted
-from jobruns.models import JobRun
-from jobruns.services import jobrun_enqueue
 from schedules.api.serializers import (
     CRON_SCHEDULE_EXAMPLE,
     CountSerializer,
@@ -208,7 +204,6 @@ class ScheduleViewSet(
         "resume": "schedules.pause_schedule",
         "pause_all": "schedules.pause_schedule",
         "resume_all": "schedules.pause_schedule",
-        "run_now": "schedules.run_schedule",
         "history": "scheduler_site.view_auditevent",
     }
 
@@ -387,35 +382,6 @@ class ScheduleViewSet(
         schedule_tag_remove(schedule=schedule, key=key, by=request.user,
                             now=timezone.now())  # fmt: skip
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(
-        summary="Run a schedule now (paused or not)",
-        description="Queues a run with the schedule's input, or `input` for this "
-        "run only; answers 202 with the run and its `Location`. 409 when the "
-        "overlap policy refuses another run now.",
-        parameters=[location_header(202, "The queued run's URL.")],
-        request=RunNowSerializer,
-        responses={
-            202: JobRunDetailSerializer,
-            **PROBLEM_RESPONSES,
-            (409, PROBLEM): CONFLICT_RESPONSE,
-        },
-    )
-    @action(detail=True, methods=["post"], url_path="run-now")
-    def run_now(self, request: Request, name: str | None = None) -> Response:
-        schedule = self.get_object()
-        body = RunNowSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        # Like Zato's "Execute", a paused schedule runs too: pausing stops fires.
-        run = jobrun_enqueue(
-            schedule=schedule,
-            trigger=JobRun.Trigger.API,
-            args=body.validated_data["args"],
-            input_override=body.validated_data.get("input"),
-            by=acting_user(request),
-            now=timezone.now(),
-        )
-        return run_accepted(request, run)
 
     @extend_schema(
         filters=False,  # the schedule list's filters do not apply here
