@@ -59,7 +59,7 @@ bench: $(DEV_STAMP) ## print benchmark figures (needs a scratch DATABASE_URL and
 
 bench-smoke: $(DEV_STAMP) ## every benchmark at a tiny size (CI: they still run end to end)
 	$(PY) bench/burst_bench.py 100 --peer-cap 30 --cap 60
-	$(PY) bench/history_bench.py 10000 --peer-size 1000 --repeat 5
+	$(PY) bench/history_bench.py 10000 --peer-size 1000 --repeat 5 --schedules 1000
 	$(PY) bench/steady_bench.py --seconds 3 --smoke
 	$(PY) bench/idle_bench.py 1000 --repeat 5 --edits 3 --peer-edits 1
 	$(PY) bench/scale_bench.py --schedules 200 --runs 20 --layouts 2 --publishing mock

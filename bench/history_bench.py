@@ -5,8 +5,9 @@ Runs against the configured database (PostgreSQL); give it a SCRATCH database
 
     DATABASE_URL=postgres://.../scratch python bench/history_bench.py 1000000
 
-N runs of 100 schedules are written by one ``INSERT ... SELECT generate_series``
-(seconds, not hours, at a million), then VACUUM ANALYZEd. Each list is read through
+N runs of 10,000 schedules (the issue's size; --schedules) are written by one
+``INSERT ... SELECT generate_series`` (seconds, not hours, at a million), then
+VACUUM ANALYZEd. Each list is read through
 Django's test client (the whole request path: middleware, authentication,
 permission, serializer, renderer; no network) with the credential its clients
 send: the native ``/api/v1/runs/`` (bearer token), Conductor
@@ -53,7 +54,7 @@ from core.accounts import api_token_create  # noqa: E402
 from schedules.models import Schedule  # noqa: E402
 
 PREFIX = "bench-history-"
-SCHEDULES = 100
+SCHEDULES = 10_000  # the issue: run lists at 10k schedules and 1M runs
 DEEP_OFFSET = 5000
 
 
@@ -87,16 +88,16 @@ def cleanup() -> None:
 
 def seed(total: int) -> list[Schedule]:
     """`total` finished runs spread over SCHEDULES schedules, one statement."""
-    schedules = [
-        Schedule.objects.create(
-            name=f"{PREFIX}{i:03d}",
+    schedules = Schedule.objects.bulk_create(
+        Schedule(
+            name=f"{PREFIX}{i:05d}",
             kind="interval",
             interval_hours=1,
             target="core.echo",
             overlap_policy="allow",
         )
         for i in range(SCHEDULES)
-    ]
+    )
     first = min(s.pk for s in schedules)
     # Schedule pks are consecutive here (created in one go on an idle table);
     # each run i belongs to schedule first + i % SCHEDULES and fired i seconds
@@ -115,7 +116,7 @@ def seed(total: int) -> list[Schedule]:
                 skipped_count, has_waiter
             )
             SELECT %(first)s + i %% %(n)s,
-                   %(prefix)s || lpad((i %% %(n)s)::text, 3, '0'),
+                   %(prefix)s || lpad((i %% %(n)s)::text, 5, '0'),
                    'core.echo', 'scheduled', fire,
                    '', '', '{}'::jsonb, '{}'::jsonb, '', 0,
                    CASE WHEN i %% 50 = 0 THEN 'failed' ELSE 'succeeded' END,
@@ -225,12 +226,17 @@ def print_table(rows: list[Row], peers: dict[str, Row]) -> None:
 
 
 def main() -> None:
+    global SCHEDULES
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("size", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--peer-size", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--keep", action="store_true", help="keep the seeded runs")
+    parser.add_argument(
+        "--schedules", type=int, default=SCHEDULES, help="schedules the runs belong to"
+    )
     args = parser.parse_args()
+    SCHEDULES = args.schedules
     if connection.vendor != "postgresql":
         sys.exit("history_bench needs PostgreSQL (DATABASE_URL=postgres://...)")
     # Count statements without DEBUG's other costs in the timed path: the

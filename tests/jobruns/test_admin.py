@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from unittest import mock
 
@@ -139,6 +140,49 @@ def test_the_schedule_filter_lists_schedules_with_runs_without_distinct_over_run
     assert f"schedule__id__exact={idle.pk}" not in page
     distinct = [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]]
     assert distinct == []
+
+
+@pytest.mark.django_db
+def test_with_many_schedules_the_filter_is_a_name_box_that_filters_by_exact_name(
+    client: Client, superuser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobruns.admin_list import ScheduleWithRunsFilter
+    from schedules.models import Schedule
+
+    # 10,000 schedules drew 10,000 links; past LINKS_MAX the filter is a box.
+    monkeypatch.setattr(ScheduleWithRunsFilter, "LINKS_MAX", 2)
+    schedules = [
+        Schedule.objects.create(
+            name=f"feed-{i}", kind="interval", interval_hours=1, target="core.echo"
+        )
+        for i in range(3)
+    ]
+    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+        for schedule in schedules:
+            jobrun_enqueue(schedule=schedule, trigger="cli", now=NOON)
+    client.login(username=superuser.username, password=PASSWORD)
+    url = reverse("admin:jobruns_jobrun_changelist")
+
+    unfiltered = client.get(url + "?status__exact=queued").content.decode()
+    by_name = client.get(url + "?schedule_name=feed-1").content.decode()
+    blank = client.get(url + "?schedule_name=+").content.decode()
+    by_link = client.get(url + f"?schedule__id__exact={schedules[2].pk}")
+
+    def rows(page: str) -> list[str]:
+        return re.findall(r'schedule/\d+/change/">([^<]+)</a>', page)
+
+    assert 'name="schedule_name"' in unfiltered
+    assert 'name="status__exact" value="queued"' in unfiltered  # kept on submit
+    assert "schedule__id__exact" not in unfiltered  # no link per schedule
+    assert rows(unfiltered) == ["feed-2", "feed-1", "feed-0"]
+    assert rows(by_name) == ["feed-1"]
+    assert 'value="feed-1"' in by_name
+    assert '<li class="selected"><a href="?">All</a>' not in by_name
+    assert rows(blank) == ["feed-2", "feed-1", "feed-0"]  # a blank box: no filter
+    assert rows(by_link.content.decode()) == ["feed-2"]
+    assert f'class="selected"><a href="?schedule__id__exact={schedules[2].pk}"' in (
+        by_link.content.decode()
+    )  # the chosen schedule stays shown as the filter
 
 
 @pytest.mark.django_db

@@ -252,3 +252,40 @@ def test_an_operator_retries_a_failed_run_and_cancels_a_running_one(
     running.refresh_from_db()
     assert running.status == JobRun.Status.CANCELLED
     assert console_errors == []
+
+
+def test_with_many_schedules_an_operator_finds_runs_by_typing_the_schedule_name(
+    page: Any,
+    live_server: Any,
+    operator: Any,
+    screenshot_dir: Path,
+    console_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from unittest import mock
+
+    from jobruns.admin_list import ScheduleWithRunsFilter
+
+    # Past LINKS_MAX schedules with runs the sidebar is a name box, not a link
+    # per schedule (10,000 schedules drew 10,000 links).
+    monkeypatch.setattr(ScheduleWithRunsFilter, "LINKS_MAX", 2)
+    now = timezone.now()
+    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+        for name in ("orders-eu", "orders-us", "stock-sync"):
+            schedule = Schedule.objects.create(
+                name=name, kind="interval", interval_hours=1, target="core.echo"
+            )
+            jobrun_enqueue(schedule=schedule, trigger="cli", now=now)
+    _sign_in(page, operator, live_server)
+    page.goto("/admin/jobruns/jobrun/?status__exact=queued")
+
+    page.fill("#schedule-name", "orders-us")
+    page.click("form.run-schedule-name button")
+    page.wait_for_url("**schedule_name=orders-us**")
+
+    names = page.locator("#result_list td.field-schedule_link a").all_inner_texts()
+    assert names == ["orders-us"]
+    assert "status__exact=queued" in page.url  # the other filter stayed
+    assert page.input_value("#schedule-name") == "orders-us"
+    _shots(page, screenshot_dir, "runs-list-schedule-name")
+    assert console_errors == []
