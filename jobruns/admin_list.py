@@ -147,7 +147,7 @@ class ScheduleWithRunsFilter(admin.RelatedOnlyFieldListFilter):
     def has_output(self) -> bool:
         return self.many or super().has_output()
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: Any) -> Iterator[Any]:
         # Django's links, each also dropping the name box's value: a link and
         # a name are two ways to pick one schedule, never both at once.
         drop = [self.lookup_kwarg, self.lookup_kwarg_isnull, self.name_kwarg]
