@@ -796,7 +796,7 @@ def jobrun_cancel(
 
 
 def _revoke_on_commit(task_id: str) -> None:
-    from scheduler_site.celery import app
+    from celery import current_app as app  # the site's app; jobruns imports no site
 
     # terminate=True kills the pool process running it; the run is already
     # cancelled in the database, so whatever the worker does next is a no-op.
