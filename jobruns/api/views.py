@@ -147,6 +147,12 @@ def run_accepted(request: Request, run: JobRun) -> Response:
 
 
 _RUN_RESPONSES = {200: JobRunDetailSerializer, **PROBLEM_RESPONSES}
+# A run queued by a request (run now, retry): 202, or 409 if refused now.
+_ACCEPTED_RESPONSES = {
+    202: JobRunDetailSerializer,
+    **PROBLEM_RESPONSES,
+    (409, PROBLEM): CONFLICT_RESPONSE,
+}
 
 
 class ScheduleRunNowView(generics.GenericAPIView[Schedule]):
@@ -170,11 +176,7 @@ class ScheduleRunNowView(generics.GenericAPIView[Schedule]):
         "overlap policy refuses another run now.",
         parameters=[location_header(202, "The queued run's URL.")],
         request=RunNowSerializer,
-        responses={
-            202: JobRunDetailSerializer,
-            **PROBLEM_RESPONSES,
-            (409, PROBLEM): CONFLICT_RESPONSE,
-        },
+        responses=_ACCEPTED_RESPONSES,
     )
     def post(self, request: Request, name: str) -> Response:
         schedule = self.get_object()
@@ -262,11 +264,7 @@ class JobRunViewSet(
         "answers 202 with it and its `Location`.",
         parameters=[location_header(202, "The new run's URL.")],
         request=None,
-        responses={
-            202: JobRunDetailSerializer,
-            **PROBLEM_RESPONSES,
-            (409, PROBLEM): CONFLICT_RESPONSE,
-        },
+        responses=_ACCEPTED_RESPONSES,
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
