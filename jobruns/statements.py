@@ -23,7 +23,7 @@ from jobruns.models import JobRun
 
 Status = JobRun.Status
 
-# What a finish writes (besides status and finished_at); the order of FINISH_SQL.
+# What a finish writes besides status and finished_at, in the order of finish_set.
 OUTCOME_FIELDS = ("output", "log", "error", "traceback", "result_file")
 
 
