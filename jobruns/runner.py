@@ -8,6 +8,7 @@ behaves the same wherever it is started.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -34,9 +35,12 @@ from jobruns.jobs.base import CappedLogHandler, Request, RunInfo, Service, Servi
 from jobruns.models import JobRun, result_upload_to
 from jobruns.registry import ServiceNotFound, get_service
 from jobruns.services import (
+    NextClaim,
     input_problem,
     jobrun_claim,
+    jobrun_claimed_with_finish,
     jobrun_finish,
+    jobrun_finish_and_claim,
     jobrun_resend_queued,
 )
 
@@ -84,6 +88,26 @@ def execute(
     )
     if run is None:
         return None
+    return _execute_claimed(run, own_limit=in_process or own_limit).status
+
+
+@dataclass
+class Ended:
+    """How an executed run ended, and the message's next run claimed with it."""
+
+    status: str
+    next_run: JobRun | None = None
+    next_tried: bool = False  # whether the finish claimed (or tried) the next run
+
+
+def _execute_claimed(
+    run: JobRun,
+    *,
+    own_limit: bool,
+    claim_next: Callable[[], NextClaim | None] | None = None,
+) -> Ended:
+    """Execute a claimed run and record its end; `claim_next`, asked once the
+    service returned, names the run to claim with the finish (or None)."""
     # The claim read the row back (UPDATE ... RETURNING): no second read
     # that a cut connection could break between claiming and executing.
     handler = CappedLogHandler(settings.JOBRUN_LOG_MAX_BYTES)
@@ -93,27 +117,30 @@ def execute(
     run_logger.addHandler(handler)
     with log_context(run=run.pk), _heartbeat(run.pk, handler):
         logger.info("run %s started: %s (attempt %s)", run.pk, run.service, run.attempt)
-        outcome, service = _call(run, run_logger, own_limit=in_process or own_limit)
+        outcome, service = _call(run, run_logger, own_limit=own_limit)
         if service is not None:
             service.close_connections()
     stored = _store_result(run, service)
-    if not _finish(
+    then = claim_next() if claim_next is not None else None
+    finished, next_run = _finish(
         run_id=run.pk,
         status=outcome.status,
         now=timezone.now(),
+        then=then,
         output=outcome.output,
         log=handler.text(),
         error=outcome.error,
         traceback=outcome.traceback,
         result_file=stored,
-    ):
+    )
+    if not finished:
         # Cancelled (or reaped) while running: its end is already recorded.
         if stored:
             default_storage.delete(stored)
         logger.info("run %s ended after it was cancelled or reaped", run.pk)
-        return JobRun.objects.values_list("status", flat=True).get(pk=run.pk)
+        return Ended(JobRun.objects.values_list("status", flat=True).get(pk=run.pk))
     logger.info("run %s %s", run.pk, outcome.status)
-    return outcome.status
+    return Ended(outcome.status, next_run, next_tried=then is not None)
 
 
 def execute_many(*, run_ids: Sequence[int], worker: str, task_id: str) -> int:
@@ -124,29 +151,55 @@ def execute_many(*, run_ids: Sequence[int], worker: str, task_id: str) -> int:
     later and only catch a service that ignores the soft limit. A run cancelled
     while it ran ends the message: the cancel revokes this message's task id,
     which would terminate whatever run the slot executed next.
+
+    Each run's finish also claims the next run (`jobrun_finish_and_claim`):
+    one commit per run instead of two.
     """
     began = time.monotonic()
+
+    def slice_spent() -> bool:
+        return time.monotonic() - began >= settings.JOBRUN_MESSAGE_SLICE_SECONDS
+
     executed = 0
+    run: JobRun | None = None
+    claimed = False  # run_ids[index] was claimed by the previous finish: `run`
     for index, run_id in enumerate(run_ids):
-        spent = time.monotonic() - began
-        if index and spent >= settings.JOBRUN_MESSAGE_SLICE_SECONDS:
+        if index and not claimed and slice_spent():
+            spent = time.monotonic() - began
             _give_back(run_ids[index:], reason=f"slice of {spent:.1f} s spent")
             break
+        following = run_ids[index + 1] if index + 1 < len(run_ids) else None
         try:
-            status = execute(
-                run_id=run_id, worker=worker, task_id=task_id, own_limit=True
-            )
+            if not claimed:
+                run = jobrun_claim(
+                    run_id=run_id, worker=worker, now=timezone.now(), task_id=task_id
+                )
+            if run is None:
+                claimed = False
+                continue
+            claim_next = None
+            if following is not None:
+                claim_next = functools.partial(
+                    _unless, slice_spent, NextClaim(following, worker, task_id)
+                )
+            ended = _execute_claimed(run, own_limit=True, claim_next=claim_next)
         except Exception:
             # The message fails (say, the database went away); the runs after
             # this one need not wait for the reaper if they can be sent now.
             with contextlib.suppress(Exception):
                 _give_back(run_ids[index + 1 :], reason=f"run {run_id} failed")
             raise
-        executed += status is not None
-        if status == Status.CANCELLED:
+        executed += 1
+        if ended.status == Status.CANCELLED:
             _give_back(run_ids[index + 1 :], reason=f"run {run_id} was cancelled")
             break
+        run, claimed = ended.next_run, ended.next_tried
     return executed
+
+
+def _unless(spent: Callable[[], bool], then: NextClaim) -> NextClaim | None:
+    """`then` unless the message's slice is spent: decided after the service ran."""
+    return None if spent() else then
 
 
 def _give_back(run_ids: Sequence[int], *, reason: str) -> None:
@@ -159,19 +212,37 @@ def _give_back(run_ids: Sequence[int], *, reason: str) -> None:
     logger.info("%s: %d queued runs of this message sent again", reason, sent)
 
 
-def _finish(*, run_id: int, status: str, now: datetime, **outcome: Any) -> bool:
-    """`jobrun_finish`, retried over a reconnect when the connection was cut."""
+def _finish(
+    *, run_id: int, status: str, now: datetime, then: NextClaim | None, **outcome: Any
+) -> tuple[bool, JobRun | None]:
+    """`jobrun_finish` (or `jobrun_finish_and_claim` of `then`), retried over a
+    reconnect when the connection was cut; (finished, the next run if claimed)."""
     tries = iter(range(FINISH_ATTEMPTS))
 
-    def write() -> bool:
+    def write() -> tuple[bool, JobRun | None]:
         if (
             next(tries)
             and JobRun.objects.filter(
                 pk=run_id, status=status, finished_at=now
             ).exists()
         ):
-            return True  # the cut came after the server committed our write
-        return jobrun_finish(run_id=run_id, status=status, now=now, **outcome)
+            # The cut came after the server committed our write. The next
+            # run's claim went with it, or was not made yet: ask, then claim.
+            if then is None:
+                return True, None
+            return True, jobrun_claimed_with_finish(then=then, now=now) or (
+                jobrun_claim(
+                    run_id=then.run_id,
+                    worker=then.worker,
+                    now=now,
+                    task_id=then.task_id,
+                )
+            )
+        if then is None:
+            return jobrun_finish(run_id=run_id, status=status, now=now, **outcome), None
+        return jobrun_finish_and_claim(
+            run_id=run_id, status=status, now=now, then=then, **outcome
+        )
 
     return _reconnecting(write, run_id=run_id)
 

@@ -7,6 +7,7 @@ cancel and a finish can race and exactly one of them wins.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import uuid
@@ -25,8 +26,10 @@ from core.audit import Action, audit_record
 from core.codes import NOT_RETRYABLE, RUN_IN_PROGRESS
 from core.messaging import publish_on_commit
 from core.text import nul_problem
+from jobruns import statements
 from jobruns.models import JobRun
 from jobruns.registry import get_service, service_exists
+from schedules.services import schedule_run_end_sql
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -597,19 +600,11 @@ def jobrun_claim(
     message executing it, recorded so that cancel revokes that message (with
     several runs per message it is not the id the run was queued with).
     """
-    values: dict[str, Any] = {
-        "status": Status.IN_PROGRESS,
-        "started_at": now,
-        "heartbeat_at": now,
-        "worker": worker,
-    }
-    if task_id:
-        values["celery_task_id"] = task_id
     for _ in range(CLAIM_TRIES):
         try:
-            with transaction.atomic():
-                return _update_returning(
-                    JobRun.objects.filter(pk=run_id, status=Status.QUEUED), values
+            with _one_statement():
+                return statements.claim(
+                    run_id=run_id, worker=worker, now=now, task_id=task_id
                 )
         except IntegrityError:
             # Another exclusive run of the schedule is in progress (the partial
@@ -648,18 +643,122 @@ def jobrun_finish(
     result_file: str = "",
 ) -> bool:
     """Move in_progress -> a final status; False when the run was already ended."""
+    outcome = {
+        "output": output,
+        "log": log,
+        "error": error,
+        "traceback": traceback,
+        "result_file": result_file,
+    }
+    if _ends_in_one_statement(status):
+        finished, _ = statements.finish_counted(
+            run_id=run_id,
+            status=status,
+            now=now,
+            outcome=outcome,
+            count_end=schedule_run_end_sql,
+        )
+        if finished:
+            return True
+        # Already ended, or a run waits for this one: the general path says which.
+    return _finish_in_transaction(run_id=run_id, status=status, now=now, **outcome)
+
+
+class NextClaim(NamedTuple):
+    """The next run of a message, to be claimed together with a finish."""
+
+    run_id: int
+    worker: str
+    task_id: str | None
+
+
+def jobrun_finish_and_claim(
+    *,
+    run_id: int,
+    status: str,
+    now: datetime,
+    then: NextClaim,
+    **outcome: Any,
+) -> tuple[bool, JobRun | None]:
+    """`jobrun_finish`, then `jobrun_claim` of `then` (claimed at `now`) if it finished.
+
+    A worker executing a message of several runs ends one and starts the next:
+    where it can, in ONE statement and so one commit per run instead of two
+    (`statements.finish_counted`). Answers (finished, the next run if claimed).
+    The next run is claimed only when this one finished: a run cancelled while
+    it ran ends its message.
+    """
+    if _ends_in_one_statement(status):
+        try:
+            finished, claimed = statements.finish_counted(
+                run_id=run_id,
+                status=status,
+                now=now,
+                outcome=outcome,
+                count_end=schedule_run_end_sql,
+                then=(then.run_id, then.worker, then.task_id),
+            )
+        except IntegrityError:
+            # The next run's exclusive slot is taken: nothing was written;
+            # the plain claim below marks it waiting.
+            finished, claimed = False, None
+        if finished:
+            return True, claimed
+    if not _finish_in_transaction(run_id=run_id, status=status, now=now, **outcome):
+        return False, None
+    return True, jobrun_claim(
+        run_id=then.run_id, worker=then.worker, now=now, task_id=then.task_id
+    )
+
+
+def jobrun_claimed_with_finish(*, then: NextClaim, now: datetime) -> JobRun | None:
+    """The run `then` if a finish at `now` claimed it (`jobrun_finish_and_claim`).
+
+    For a worker whose connection was cut around that statement: the claim
+    committed or not, and a claimed run is no longer queued, so claiming again
+    would leave it in_progress with nobody executing it.
+    """
+    return JobRun.objects.filter(
+        pk=then.run_id, status=Status.IN_PROGRESS, started_at=now, worker=then.worker
+    ).first()
+
+
+def _ends_in_one_statement(status: str) -> bool:
+    """Whether a finish with `status` can be one autocommitted statement.
+
+    PostgreSQL only (data-modifying CTEs), and only a success: a failure may
+    queue a retry, which must commit with the finish. Inside a caller's
+    transaction the general path keeps its savepoint.
+    """
+    from django.db import connection
+
+    return (
+        status == Status.SUCCEEDED
+        and connection.vendor == "postgresql"
+        and connection.get_autocommit()
+    )
+
+
+def _one_statement() -> Any:
+    """A savepoint inside a caller's transaction; else nothing (autocommit).
+
+    One statement commits on its own: atomic() around it would add BEGIN and
+    COMMIT round trips to every run.
+    """
+    from django.db import connection
+
+    if connection.get_autocommit():
+        return contextlib.nullcontext()
+    return transaction.atomic()
+
+
+def _finish_in_transaction(
+    *, run_id: int, status: str, now: datetime, **outcome: Any
+) -> bool:
     with transaction.atomic():
         run = _update_returning(
             JobRun.objects.filter(pk=run_id, status=Status.IN_PROGRESS),
-            {
-                "status": status,
-                "finished_at": now,
-                "output": output,
-                "log": log,
-                "error": error,
-                "traceback": traceback,
-                "result_file": result_file,
-            },
+            {"status": status, "finished_at": now, **outcome},
         )
         if run is None:
             return False
@@ -718,20 +817,7 @@ def _update_returning(runs: QuerySet[JobRun], values: dict[str, Any]) -> JobRun 
     with connection.cursor() as cursor:
         cursor.execute(f"{statement} RETURNING {columns}", params)
         row = cursor.fetchone()
-    if row is None:
-        return None
-    converted = []
-    for field, value in zip(fields, row, strict=True):
-        column = field.get_col(JobRun._meta.db_table)
-        converters = list(connection.ops.get_db_converters(column))
-        # Field.get_db_converters is Django's; django-stubs does not list it.
-        converters += field.get_db_converters(connection)  # type: ignore[attr-defined]
-        for converter in converters:
-            value = converter(value, column, connection)
-        converted.append(value)
-    return JobRun.from_db(
-        connection.alias, [field.attname for field in fields], converted
-    )
+    return None if row is None else statements.from_row(row)
 
 
 def _after_end(run: JobRun, *, now: datetime, release: bool | None = None) -> None:

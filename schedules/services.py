@@ -46,6 +46,7 @@ __all__ = [
     "schedule_record_run_end",
     "schedule_resume",
     "schedule_resume_all",
+    "schedule_run_end_sql",
     "schedule_tag_remove",
     "schedule_tags_replace",
     "schedule_update",
@@ -184,6 +185,23 @@ def schedule_record_run_end(*, schedule_id: int, started_at: datetime) -> None:
     """Count one more ended run and remember when it started (one UPDATE)."""
     Schedule.objects.filter(pk=schedule_id).update(
         last_run_at=started_at, run_count=F("run_count") + 1
+    )
+
+
+def schedule_run_end_sql(ended: str) -> str:
+    """`schedule_record_run_end` as SQL for a run finished in the same statement.
+
+    `ended` names a CTE with the ended runs' schedule_id and started_at. The
+    run path writes a run's end and these counters in ONE statement (one round
+    trip, one commit per run, see `jobruns.statements`); the UPDATE stays here
+    with the other writes to Schedule rows. PostgreSQL only.
+    """
+    from django.db import connection
+
+    table = connection.ops.quote_name(Schedule._meta.db_table)
+    return (
+        f"UPDATE {table} AS s SET last_run_at = {ended}.started_at, "  # noqa: S608
+        f"run_count = s.run_count + 1 FROM {ended} WHERE s.id = {ended}.schedule_id"
     )
 
 
