@@ -8,6 +8,7 @@ cancel and a finish can race and exactly one of them wins.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -295,24 +296,28 @@ def jobrun_insert_fires(*, runs: Sequence[JobRun], now: datetime) -> list[JobRun
 
 
 def _chunks(runs: Sequence[JobRun]) -> Iterable[Sequence[JobRun]]:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # The unnest INSERT carries one parameter per column, whatever the rows.
+        if runs:
+            yield runs
+        return
     size = max(1, _max_params() // len(_insert_fields()))
     for start in range(0, len(runs), size):
         yield runs[start : start + size]
 
 
 def _max_params() -> int:
-    """Bind parameters one statement may carry on this database."""
+    """Bind parameters one statement may carry on this database (SQLite)."""
+    import sqlite3
+
     from django.db import connection
 
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        # Django assumes SQLite's old limit of 999; the library says (32,766
-        # since 3.32), and a batch of hundreds of fires then is one INSERT.
-        connection.ensure_connection()
-        return int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-    # PostgreSQL's wire protocol counts parameters in 16 bits.
-    return 65_535
+    # Django assumes SQLite's old limit of 999; the library says (32,766
+    # since 3.32), and a batch of hundreds of fires then is one INSERT.
+    connection.ensure_connection()
+    return int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
 def _insert_fields() -> list[Any]:
@@ -322,27 +327,16 @@ def _insert_fields() -> list[Any]:
 def _insert_ignoring_conflicts(runs: Sequence[JobRun]) -> list[JobRun]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id, schedule, scheduled_for.
 
-    By hand on Django's own insert compiler because bulk_create(ignore_conflicts=
-    True) returns no ids, and we need to know which fires got their row (and
-    their ids, to send them). Both PostgreSQL and SQLite >= 3.35 support it.
+    bulk_create(ignore_conflicts=True) returns no ids, and we need to know
+    which fires got their row (and their ids, to send them). Both PostgreSQL
+    and SQLite >= 3.35 support it.
     """
     from django.db import connection
-    from django.db.models import sql
-    from django.db.models.constants import OnConflict
 
-    query = sql.InsertQuery(JobRun, on_conflict=OnConflict.IGNORE)
-    query.insert_values(_insert_fields(), list(runs))
-    compiler = query.get_compiler(connection=connection)
-    meta = JobRun._meta
-    compiler.returning_fields = [
-        meta.pk,
-        meta.get_field("schedule"),
-        meta.get_field("scheduled_for"),
-    ]
-    [(statement, params)] = compiler.as_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        rows = _insert_unnest(runs)
+    else:
+        rows = _insert_compiled(runs)
     by_fire = {(run.schedule_id, run.scheduled_for): run for run in runs}
     inserted = []
     for pk, schedule_id, scheduled_for in rows:
@@ -352,6 +346,113 @@ def _insert_ignoring_conflicts(runs: Sequence[JobRun]) -> list[JobRun]:
         run._state.db = connection.alias
         inserted.append(run)
     return inserted
+
+
+def _insert_compiled(runs: Sequence[JobRun]) -> list[tuple[Any, ...]]:
+    """The INSERT written by Django's own insert compiler (SQLite).
+
+    One placeholder per value: fine for SQLite, where a laptop's batches are
+    small; PostgreSQL takes `_insert_unnest`.
+    """
+    from django.db import connection
+    from django.db.models import sql
+    from django.db.models.constants import OnConflict
+
+    query = sql.InsertQuery(JobRun, on_conflict=OnConflict.IGNORE)
+    query.insert_values(_insert_fields(), list(runs))
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = _returning_fields()
+    [(statement, params)] = compiler.as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+def _returning_fields() -> list[Any]:
+    meta = JobRun._meta
+    return [meta.pk, meta.get_field("schedule"), meta.get_field("scheduled_for")]
+
+
+# Field types whose Python value psycopg adapts as Django would send it (Django's
+# get_db_prep_save hands these through unchanged on PostgreSQL); any other field
+# (JSON, file) is prepared by the field itself.
+_SENT_AS_IS = {
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "DateTimeField",
+    "ForeignKey",
+    "IntegerField",
+    "PositiveIntegerField",
+    "TextField",
+}
+
+
+def _insert_unnest(runs: Sequence[JobRun]) -> list[tuple[Any, ...]]:
+    """The INSERT of a whole batch as `INSERT ... SELECT ... FROM unnest(arrays)`.
+
+    By hand because Django can only write `VALUES (%s, ..., %s), (...)`: one
+    placeholder per value, 31 per row, each prepared by its field in Python and
+    parsed by PostgreSQL, which cost more than the rest of a dispatch together.
+    Here a column whose value differs between rows is ONE array parameter and a
+    column with the same value in every row (most: the defaults, the batch's
+    `now`, the dispatcher's label) is ONE scalar; every column Django would
+    write is written, with the value Django would write. ON CONFLICT DO NOTHING
+    and RETURNING keep the contract of `_insert_compiled`: a fire that already
+    has its row (UNIQUE(schedule, scheduled_for)) is left out, not an error.
+    """
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    columns: list[str] = []
+    selected: list[str] = []
+    arrays: list[tuple[str, str, list[Any]]] = []  # (column, placeholder, values)
+    params: list[Any] = []
+    for field in _insert_fields():
+        values = _db_values(field, runs, connection)
+        db_type = field.db_type(connection)
+        columns.append(quote(field.column))
+        if len(runs) == 1 or (len(set(values)) == 1 and arrays):
+            # The same in every row (and not the first varying column: unnest
+            # needs an array to make one row per run).
+            selected.append(f"%s::{db_type}")
+            params.append(values[0])
+        else:
+            selected.append(f"u.{quote(field.column)}")
+            arrays.append((quote(field.column), f"%s::{db_type}[]", values))
+    source = ""
+    if arrays:
+        names = ", ".join(name for name, _, _ in arrays)
+        casts = ", ".join(cast for _, cast, _ in arrays)
+        source = f" FROM unnest({casts}) AS u({names})"
+    returning = ", ".join(quote(field.column) for field in _returning_fields())
+    statement = (
+        f"INSERT INTO {quote(JobRun._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selected)}{source} "
+        f"ON CONFLICT DO NOTHING RETURNING {returning}"
+    )
+    # Scalars come first in the SELECT list, arrays after them in FROM.
+    params += [values for _, _, values in arrays]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+def _db_values(field: Any, runs: Sequence[JobRun], connection: Any) -> list[Any]:
+    """The column's value for every run, as Django's insert would send it."""
+    kind = field.get_internal_type()
+    if kind in _SENT_AS_IS:
+        return [getattr(run, field.attname) for run in runs]
+    if kind == "JSONField":
+        # As text, cast to jsonb by the statement: psycopg's Json wrapper (what
+        # the field answers) is a new object per row, so no column of it would
+        # ever look the same in every row. None is SQL NULL, as Django writes it.
+        dumps = partial(json.dumps, cls=field.encoder)
+        values = [getattr(run, field.attname) for run in runs]
+        return [None if value is None else dumps(value) for value in values]
+    return [
+        field.get_db_prep_save(field.pre_save(run, True), connection) for run in runs
+    ]
 
 
 def _aware(value: datetime | str) -> datetime:
