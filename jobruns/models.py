@@ -57,13 +57,16 @@ class JobRun(models.Model):
 
     # --- what and why
     # SET_NULL, not PROTECT or CASCADE: deleting a schedule keeps its history,
-    # readable through `schedule_name`.
+    # readable through `schedule_name`. No index of its own: the indexes below
+    # that lead on schedule_id (history, schedule_recent) answer every lookup by
+    # schedule, SET_NULL's UPDATE too, and each index costs every dispatched run.
     schedule = models.ForeignKey(
         "schedules.Schedule",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="runs",
+        db_index=False,
     )
     schedule_name = models.CharField(max_length=200, blank=True)
     service = models.CharField(max_length=200)
@@ -104,12 +107,14 @@ class JobRun(models.Model):
     worker = models.CharField(max_length=255, blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
     attempt = models.PositiveIntegerField(default=1)
+    # No index of its own: jobrun_attempt_once (retry_of, attempt) leads on it.
     retry_of = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="retries",
+        db_index=False,
     )
 
     # --- outcome
@@ -222,6 +227,16 @@ class JobRun(models.Model):
                 F("id").desc(),
                 name="jobrun_fire_recent_idx",
                 condition=~Q(schedule_name=""),
+            ),
+            # The dispatcher's and the overlap policy's question: the runs of
+            # these schedules not ended yet. Without it, during a burst (stale
+            # statistics: queued runs look rare) PostgreSQL answered through
+            # jobrun_by_status_idx, reading every queued run of the burst in
+            # every batch: quadratic. Small: only active runs are in it.
+            models.Index(
+                fields=["schedule", "status"],
+                name="jobrun_active_idx",
+                condition=Q(status__in=["queued", "in_progress"]),
             ),
             # The reaper's two questions, cheap however long the history grows.
             models.Index(
