@@ -7,7 +7,7 @@ only after commit.
 
 A batch is set-based: whatever its size (hundreds of schedules) it costs the
 same statements: lock the due rows (SKIP LOCKED), read the in-progress runs of
-the schedules whose overlap policy counts them (one grouped query), plan every
+the schedules whose overlap policy counts them (one query), plan every
 fire in Python, write every row with one `INSERT ... ON CONFLICT DO NOTHING
 RETURNING`, let adapters add their input context (one query), and move every
 next_run_at with one UPDATE through `schedules.services`. The UNIQUE(schedule,
@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobruns.models import JobRun
@@ -192,8 +193,7 @@ def _plan(schedule: Schedule, *, now: datetime) -> _Due:
     from schedules.timing import TimingError
 
     try:
-        fires, more = _due_fires(schedule, now=now)
-        following = schedule.next_fire_after(now)
+        fires, more, following = _due_fires(schedule, now=now)
     except TimingError as exc:
         # A row the timing engine cannot read would be selected on every tick;
         # stop it (the schedule's page shows no next run) and say why.
@@ -209,7 +209,7 @@ def _plan(schedule: Schedule, *, now: datetime) -> _Due:
     plan.more_dropped = more
     # Bounds and interval repeats (the only kind with repeats) are applied by
     # next_fire_after, so a finished schedule gets None here.
-    return _Due(schedule, plan, following.at if following else None)
+    return _Due(schedule, plan, following)
 
 
 def _counts_overlap(schedule: Schedule) -> bool:
@@ -217,7 +217,9 @@ def _counts_overlap(schedule: Schedule) -> bool:
 
 
 def _active_runs(due: list[_Due]) -> dict[int, _Active]:
-    """Queued and in-progress runs per schedule: ONE grouped query for the batch."""
+    """Queued and in-progress runs per schedule: ONE query for the batch."""
+    from schedules.models import Schedule
+
     ids = [
         item.schedule.pk
         for item in due
@@ -226,18 +228,34 @@ def _active_runs(due: list[_Due]) -> dict[int, _Active]:
     active: dict[int, _Active] = defaultdict(_Active)
     if not ids:
         return active
+    # Counted per schedule (a correlated count on jobrun_active_idx), not as
+    # `schedule_id IN (...) AND status IN (...)` grouped: during a burst the
+    # statistics lag and say queued runs are rare, and PostgreSQL then read
+    # every queued run of the burst through the status index in every batch.
     counts = (
-        JobRun.objects.filter(schedule_id__in=ids, status__in=JobRun.ACTIVE)
+        Schedule.objects.filter(pk__in=ids)
         .order_by()
-        .values_list("schedule_id", "status")
-        .annotate(n=Count("pk"))
+        .values_list(
+            "pk",
+            _count_runs(JobRun.Status.QUEUED),
+            _count_runs(JobRun.Status.IN_PROGRESS),
+        )
     )
-    for schedule_id, status, n in counts:
-        if status == JobRun.Status.QUEUED:
-            active[schedule_id].queued = n
-        else:
-            active[schedule_id].running = n
+    for schedule_id, queued, running in counts:
+        if queued or running:
+            active[schedule_id] = _Active(queued=queued, running=running)
     return active
+
+
+def _count_runs(status: str) -> Coalesce:
+    runs = (
+        JobRun.objects.filter(schedule_id=OuterRef("pk"), status=status)
+        .order_by()
+        .values("schedule_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(runs), 0)
 
 
 def _replace_running(
@@ -297,8 +315,16 @@ def _refused(schedule: Schedule, state: _Active) -> bool:
     return bool(schedule.max_parallel) and state.total >= (schedule.max_parallel or 0)
 
 
-def _due_fires(schedule: Schedule, *, now: datetime) -> tuple[list[datetime], bool]:
-    """Fires from next_run_at up to now, oldest first; True if some were jumped."""
+def _due_fires(
+    schedule: Schedule, *, now: datetime
+) -> tuple[list[datetime], bool, datetime | None]:
+    """Fires from next_run_at up to now, oldest first; True if some were jumped;
+    the first fire after now (the next_run_at to store), None when none is left.
+
+    The walk ends on the first fire after the last due one: no fire lies
+    between them, so it is also the first fire after `now`, and a schedule
+    costs one timing computation per due fire, not one more for its next run.
+    """
     fires: list[datetime] = []
     at = schedule.next_run_at
     jumped = False
@@ -315,7 +341,7 @@ def _due_fires(schedule: Schedule, *, now: datetime) -> tuple[list[datetime], bo
             fires.append(at)
             fire = schedule.next_fire_after(at)
         at = fire.at if fire else None
-    return fires, jumped
+    return fires, jumped, at
 
 
 def _dropped_row(schedule: Schedule, plan: Plan, *, now: datetime) -> JobRun:
