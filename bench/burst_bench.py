@@ -71,6 +71,10 @@ class Column:
     lags_ms: list[float] = field(default_factory=list)
     duplicates: int = 0
     note: str = ""
+    # Ours only: runs queued on time, queued late (catch-up), fires not run.
+    on_time: int = 0
+    late: int = 0
+    dropped: int = 0
 
 
 # --- ours --------------------------------------------------------------------------
@@ -88,6 +92,7 @@ def run_ours(size: int, cap: float) -> tuple[Column, float]:
     fires = [0]
     created: list[float] = []
     stop_event = threading.Event()
+    written = JobRun.objects.filter(schedule_name__startswith=PREFIX)
 
     def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         statements[0] += 1
@@ -103,8 +108,10 @@ def run_ours(size: int, cap: float) -> tuple[Column, float]:
                 if not made:
                     statements[0] = idle  # an idle tick: no fire to charge it to
                 fires[0] += made
-                if fires[0] >= size and not created:
-                    # Committed and published: dispatch_due returns after both.
+                # Every schedule has its row (queued, or skipped if dispatched
+                # too late for its missed-fire policy), committed and published:
+                # dispatch_due returns after both.
+                if made and not created and written.count() >= size:
                     created.append(time.time() - due.timestamp())
                 upcoming = next_due_at()
                 wait = 0.5 if upcoming is None else (upcoming - timezone.now())
@@ -134,6 +141,14 @@ def _ours_column(size: int, due: datetime) -> Column:
         )
     )
     column = Column("ours", size)
+    fired = JobRun.objects.filter(schedule_name__startswith=PREFIX)
+    column.on_time = fired.filter(trigger=JobRun.Trigger.SCHEDULED).count()
+    column.late = fired.filter(trigger=JobRun.Trigger.CATCHUP).count()
+    column.dropped = sum(
+        fired.filter(status=JobRun.Status.SKIPPED).values_list(
+            "skipped_count", flat=True
+        )
+    )
     column.duplicates = sum(
         n - 1 for n in collections.Counter((r[0], r[1]) for r in rows).values() if n > 1
     )
@@ -261,6 +276,22 @@ def print_table(columns: list[Column]) -> None:
         )
 
 
+def print_fires(columns: list[Column]) -> None:
+    """Ours: what became of each fire (a fire dispatched late is not on time)."""
+    print()
+    print(
+        "| size | ours: runs created | of them on time | late (catch-up) "
+        "| fires dropped (skipped) | duplicates |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for c in columns:
+        if c.name == "ours":
+            print(
+                f"| {c.size:,} | {c.on_time + c.late:,} | {c.on_time:,} "
+                f"| {c.late:,} | {c.dropped:,} | {c.duplicates} |"
+            )
+
+
 def print_ratios(columns: list[Column]) -> None:
     started = {(c.size, c.name): c.started for c in columns}
     print()
@@ -301,6 +332,7 @@ def main() -> None:
         stop(worker)
         clean_ours()
     print_table(columns)
+    print_fires(columns)
     print_ratios(columns)
     print()
     fires = ", ".join(f"{s:.2f}" for s in per_fire)
