@@ -44,17 +44,17 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobruns.models import JobRun
-from jobruns.services import (
+from jobruns.fires import (
     fire_mark_overlap,
     fire_mark_replaced,
     fire_queued,
     fire_refused,
     fire_skipped,
     fire_validate,
-    jobrun_cancel,
     jobrun_insert_fires,
 )
+from jobruns.models import JobRun
+from jobruns.services import jobrun_cancel
 
 if TYPE_CHECKING:
     from schedules.models import Schedule

@@ -13,9 +13,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 
-from jobruns import services
-from jobruns.models import JobRun
-from jobruns.services import (
+from jobruns import fires
+from jobruns.fires import (
     fire_mark_overlap,
     fire_mark_replaced,
     fire_queued,
@@ -23,6 +22,7 @@ from jobruns.services import (
     fire_skipped,
     jobrun_insert_fires,
 )
+from jobruns.models import JobRun
 from schedules.models import Schedule
 from tests.jobruns.conftest import NOON, MakeSchedule
 
@@ -73,10 +73,10 @@ def test_the_unnest_insert_writes_every_column_as_djangos_own_insert(
     )
     rows = _every_kind_of_fire(schedule)
 
-    ours = services._insert_unnest(rows)
+    ours = fires._insert_unnest(rows)
     by_unnest = _stored()
     JobRun.objects.all().delete()
-    djangos = services._insert_compiled(rows)
+    djangos = fires._insert_compiled(rows)
 
     assert _stored() == by_unnest
     assert len(ours) == len(djangos) == len(rows)
