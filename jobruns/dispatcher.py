@@ -7,7 +7,7 @@ only after commit.
 
 A batch is set-based: whatever its size (hundreds of schedules) it costs the
 same statements: lock the due rows (SKIP LOCKED), read the in-progress runs of
-the schedules whose overlap policy counts them (one query), plan every
+the schedules whose overlap policy counts them (one grouped query), plan every
 fire in Python, write every row with one `INSERT ... ON CONFLICT DO NOTHING
 RETURNING`, let adapters add their input context (one query), and move every
 next_run_at with one UPDATE through `schedules.services`. The UNIQUE(schedule,
@@ -40,8 +40,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.utils import timezone
 
 from jobruns.fires import (
@@ -217,9 +216,7 @@ def _counts_overlap(schedule: Schedule) -> bool:
 
 
 def _active_runs(due: list[_Due]) -> dict[int, _Active]:
-    """Queued and in-progress runs per schedule: ONE query for the batch."""
-    from schedules.models import Schedule
-
+    """Queued and in-progress runs per schedule: ONE grouped query for the batch."""
     ids = [
         item.schedule.pk
         for item in due
@@ -228,34 +225,18 @@ def _active_runs(due: list[_Due]) -> dict[int, _Active]:
     active: dict[int, _Active] = defaultdict(_Active)
     if not ids:
         return active
-    # Counted per schedule (a correlated count on jobrun_active_idx), not as
-    # `schedule_id IN (...) AND status IN (...)` grouped: during a burst the
-    # statistics lag and say queued runs are rare, and PostgreSQL then read
-    # every queued run of the burst through the status index in every batch.
     counts = (
-        Schedule.objects.filter(pk__in=ids)
+        JobRun.objects.filter(schedule_id__in=ids, status__in=JobRun.ACTIVE)
         .order_by()
-        .values_list(
-            "pk",
-            _count_runs(JobRun.Status.QUEUED),
-            _count_runs(JobRun.Status.IN_PROGRESS),
-        )
-    )
-    for schedule_id, queued, running in counts:
-        if queued or running:
-            active[schedule_id] = _Active(queued=queued, running=running)
-    return active
-
-
-def _count_runs(status: str) -> Coalesce:
-    runs = (
-        JobRun.objects.filter(schedule_id=OuterRef("pk"), status=status)
-        .order_by()
-        .values("schedule_id")
+        .values_list("schedule_id", "status")
         .annotate(n=Count("pk"))
-        .values("n")
     )
-    return Coalesce(Subquery(runs), 0)
+    for schedule_id, status, n in counts:
+        if status == JobRun.Status.QUEUED:
+            active[schedule_id].queued = n
+        else:
+            active[schedule_id].running = n
+    return active
 
 
 def _replace_running(

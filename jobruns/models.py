@@ -228,16 +228,6 @@ class JobRun(models.Model):
                 name="jobrun_fire_recent_idx",
                 condition=~Q(schedule_name=""),
             ),
-            # The dispatcher's and the overlap policy's question: the runs of
-            # these schedules not ended yet. Without it, during a burst (stale
-            # statistics: queued runs look rare) PostgreSQL answered through
-            # jobrun_by_status_idx, reading every queued run of the burst in
-            # every batch: quadratic. Small: only active runs are in it.
-            models.Index(
-                fields=["schedule", "status"],
-                name="jobrun_active_idx",
-                condition=Q(status__in=["queued", "in_progress"]),
-            ),
             # The reaper's two questions, cheap however long the history grows.
             models.Index(
                 fields=["sent_at"],

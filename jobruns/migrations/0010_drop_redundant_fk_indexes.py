@@ -1,4 +1,4 @@
-"""Drop the two foreign keys' own indexes, which others already cover; index active runs.
+"""Drop the two foreign keys' own indexes, which others already cover.
 
 By hand (SeparateDatabaseAndState) rather than AlterField(db_index=False): on
 that change Django drops every single-column index it finds on the column, and
@@ -67,13 +67,5 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-        ),
-        migrations.AddIndex(
-            model_name="jobrun",
-            index=models.Index(
-                condition=models.Q(("status__in", ["queued", "in_progress"])),
-                fields=["schedule", "status"],
-                name="jobrun_active_idx",
-            ),
         ),
     ]
