@@ -353,7 +353,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--schedules", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=2_000)
-    parser.add_argument("--layouts", default="1,2,4,2x2")
+    parser.add_argument(
+        "--layouts", default="1,2,4,2x2", help='"" for the dispatch side only'
+    )
     parser.add_argument("--repeat", type=int, default=1, help="dispatch rounds")
     parser.add_argument("--publishing", default="mock,broker", help="mock, broker")
     parser.add_argument("--cap", type=float, default=300.0)
@@ -374,6 +376,7 @@ def main() -> None:
         workers = [
             run_layout(layout, args.runs, args.cap)
             for layout in args.layouts.split(",")
+            if layout
         ]
         per_run = _common.statements_per_run(PREFIX, bundled=True)
     finally:
@@ -381,8 +384,9 @@ def main() -> None:
         purge_broker()
     print_dispatch(dispatch)
     print()
-    print_workers(workers)
-    print()
+    if workers:
+        print_workers(workers)
+        print()
     print(f"statements per run (worker path, core.echo, message of 20): {per_run:.1f}")
     print(
         f"(batch {settings.SCHEDULER_DISPATCH_BATCH_SIZE}, "

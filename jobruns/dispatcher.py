@@ -43,17 +43,17 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from jobruns.models import JobRun
-from jobruns.services import (
+from jobruns.fires import (
     fire_mark_overlap,
     fire_mark_replaced,
     fire_queued,
     fire_refused,
     fire_skipped,
     fire_validate,
-    jobrun_cancel,
     jobrun_insert_fires,
 )
+from jobruns.models import JobRun
+from jobruns.services import jobrun_cancel
 
 if TYPE_CHECKING:
     from schedules.models import Schedule
@@ -192,8 +192,7 @@ def _plan(schedule: Schedule, *, now: datetime) -> _Due:
     from schedules.timing import TimingError
 
     try:
-        fires, more = _due_fires(schedule, now=now)
-        following = schedule.next_fire_after(now)
+        fires, more, following = _due_fires(schedule, now=now)
     except TimingError as exc:
         # A row the timing engine cannot read would be selected on every tick;
         # stop it (the schedule's page shows no next run) and say why.
@@ -209,7 +208,7 @@ def _plan(schedule: Schedule, *, now: datetime) -> _Due:
     plan.more_dropped = more
     # Bounds and interval repeats (the only kind with repeats) are applied by
     # next_fire_after, so a finished schedule gets None here.
-    return _Due(schedule, plan, following.at if following else None)
+    return _Due(schedule, plan, following)
 
 
 def _counts_overlap(schedule: Schedule) -> bool:
@@ -297,8 +296,16 @@ def _refused(schedule: Schedule, state: _Active) -> bool:
     return bool(schedule.max_parallel) and state.total >= (schedule.max_parallel or 0)
 
 
-def _due_fires(schedule: Schedule, *, now: datetime) -> tuple[list[datetime], bool]:
-    """Fires from next_run_at up to now, oldest first; True if some were jumped."""
+def _due_fires(
+    schedule: Schedule, *, now: datetime
+) -> tuple[list[datetime], bool, datetime | None]:
+    """Fires from next_run_at up to now, oldest first; True if some were jumped;
+    the first fire after now (the next_run_at to store), None when none is left.
+
+    The walk ends on the first fire after the last due one: no fire lies
+    between them, so it is also the first fire after `now`, and a schedule
+    costs one timing computation per due fire, not one more for its next run.
+    """
     fires: list[datetime] = []
     at = schedule.next_run_at
     jumped = False
@@ -315,7 +322,7 @@ def _due_fires(schedule: Schedule, *, now: datetime) -> tuple[list[datetime], bo
             fires.append(at)
             fire = schedule.next_fire_after(at)
         at = fire.at if fire else None
-    return fires, jumped
+    return fires, jumped, at
 
 
 def _dropped_row(schedule: Schedule, plan: Plan, *, now: datetime) -> JobRun:

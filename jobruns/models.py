@@ -57,13 +57,16 @@ class JobRun(models.Model):
 
     # --- what and why
     # SET_NULL, not PROTECT or CASCADE: deleting a schedule keeps its history,
-    # readable through `schedule_name`.
+    # readable through `schedule_name`. No index of its own: the indexes below
+    # that lead on schedule_id (history, schedule_recent) answer every lookup by
+    # schedule, SET_NULL's UPDATE too, and each index costs every dispatched run.
     schedule = models.ForeignKey(
         "schedules.Schedule",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="runs",
+        db_index=False,
     )
     schedule_name = models.CharField(max_length=200, blank=True)
     service = models.CharField(max_length=200)
@@ -104,12 +107,14 @@ class JobRun(models.Model):
     worker = models.CharField(max_length=255, blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
     attempt = models.PositiveIntegerField(default=1)
+    # No index of its own: jobrun_attempt_once (retry_of, attempt) leads on it.
     retry_of = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="retries",
+        db_index=False,
     )
 
     # --- outcome

@@ -12,7 +12,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -180,6 +180,8 @@ def jobrun_record_skipped(
     now: datetime,
 ) -> JobRun:
     """Record fires that did not run as one skipped row (IntegrityError if known)."""
+    from jobruns.fires import fire_skipped
+
     run = fire_skipped(
         schedule, scheduled_for, reason=reason, count=count, note=note, now=now
     )
@@ -191,181 +193,15 @@ def jobrun_record_refused(
     *, schedule: Schedule, scheduled_for: datetime, error: Exception, now: datetime
 ) -> JobRun | None:
     """Record a fire that could not even be queued (say, its service is gone)."""
-    run = _fire_row(schedule, scheduled_for, now=now)
-    run.status = Status.FAILED
-    run.finished_at = now
-    run.error = "; ".join(getattr(error, "messages", [str(error)]))
+    from jobruns.fires import fire_refused
+
+    run = fire_refused(schedule, scheduled_for, error=error, now=now)
     try:
         with transaction.atomic():
             run.save()
     except IntegrityError:
         return None
     return run
-
-
-def _fire_row(schedule: Schedule, scheduled_for: datetime, *, now: datetime) -> JobRun:
-    return JobRun(
-        schedule=schedule,
-        schedule_name=schedule.name,
-        service=schedule.target,
-        trigger=Trigger.SCHEDULED,
-        scheduled_for=scheduled_for,
-        triggered_by_label="dispatcher",
-        input=_schedule_input(schedule),
-        extra=schedule.extra,
-        correlation_id=schedule.correlation_id,
-        time_limit_seconds=_time_limit(schedule),
-        queued_at=now,
-    )
-
-
-# --- a dispatcher batch: rows built in memory, written in one statement -----------
-def fire_validate(schedule: Schedule) -> None:
-    """ValidationError when a fire of `schedule` cannot be queued (service gone...)."""
-    _validate_request(schedule.target, [], _schedule_input(schedule))
-
-
-def fire_queued(
-    schedule: Schedule, scheduled_for: datetime, *, trigger: str, now: datetime
-) -> JobRun:
-    """The unsaved queued run of one fire, as `jobrun_enqueue` would make it."""
-    run = _fire_row(schedule, scheduled_for, now=now)
-    run.trigger = trigger
-    run.sent_at = now
-    run.celery_task_id = str(uuid.uuid4())
-    run.exclusive = schedule.overlap_policy in EXCLUSIVE_POLICIES
-    return run
-
-
-def fire_skipped(
-    schedule: Schedule,
-    scheduled_for: datetime,
-    *,
-    reason: str,
-    count: int,
-    note: str,
-    now: datetime,
-) -> JobRun:
-    """The unsaved row recording `count` fires from `scheduled_for` that do not run."""
-    run = _fire_row(schedule, scheduled_for, now=now)
-    _mark_skipped(run, reason=reason, count=count, now=now)
-    run.log = note
-    return run
-
-
-def fire_refused(
-    schedule: Schedule, scheduled_for: datetime, *, error: Exception, now: datetime
-) -> JobRun:
-    """The unsaved failed row of a fire that could not even be queued."""
-    run = _fire_row(schedule, scheduled_for, now=now)
-    run.status = Status.FAILED
-    run.finished_at = now
-    run.error = "; ".join(getattr(error, "messages", [str(error)]))
-    return run
-
-
-def fire_mark_overlap(run: JobRun, *, now: datetime) -> None:
-    """The overlap policy refused this queued fire row: it becomes skipped."""
-    _mark_skipped(run, reason=JobRun.SkipReason.OVERLAP, count=1, now=now)
-
-
-def fire_mark_replaced(run: JobRun, *, now: datetime) -> None:
-    """A newer fire of the same batch replaces this queued row (overlap replace)."""
-    run.status = Status.CANCELLED
-    run.finished_at = now
-    run.error = "cancelled by replaced by a newer run"
-    run.sent_at = None
-
-
-def jobrun_insert_fires(*, runs: Sequence[JobRun], now: datetime) -> list[JobRun]:
-    """Insert a dispatcher batch's fire rows; the ones inserted (queued ones sent).
-
-    One `INSERT ... ON CONFLICT DO NOTHING RETURNING` per chunk of rows: a fire
-    that already has its row (another dispatcher made it first, the
-    UNIQUE(schedule, scheduled_for) constraint says so) is left out without
-    aborting the batch, and without a savepoint per fire. Called inside the
-    dispatcher's transaction; messages go after its commit, all on one producer.
-    """
-    inserted: list[JobRun] = []
-    for chunk in _chunks(runs):
-        inserted += _insert_ignoring_conflicts(chunk)
-    contexts = [run for run in inserted if run.celery_task_id]
-    if contexts:
-        _add_input_contexts(contexts)
-    queued = [run for run in inserted if run.status == Status.QUEUED]
-    _send_many_on_commit(queued, now=now)
-    return inserted
-
-
-def _chunks(runs: Sequence[JobRun]) -> Iterable[Sequence[JobRun]]:
-    size = max(1, _max_params() // len(_insert_fields()))
-    for start in range(0, len(runs), size):
-        yield runs[start : start + size]
-
-
-def _max_params() -> int:
-    """Bind parameters one statement may carry on this database."""
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        # Django assumes SQLite's old limit of 999; the library says (32,766
-        # since 3.32), and a batch of hundreds of fires then is one INSERT.
-        connection.ensure_connection()
-        return int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-    # PostgreSQL's wire protocol counts parameters in 16 bits.
-    return 65_535
-
-
-def _insert_fields() -> list[Any]:
-    return [field for field in JobRun._meta.concrete_fields if not field.primary_key]
-
-
-def _insert_ignoring_conflicts(runs: Sequence[JobRun]) -> list[JobRun]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, schedule, scheduled_for.
-
-    By hand on Django's own insert compiler because bulk_create(ignore_conflicts=
-    True) returns no ids, and we need to know which fires got their row (and
-    their ids, to send them). Both PostgreSQL and SQLite >= 3.35 support it.
-    """
-    from django.db import connection
-    from django.db.models import sql
-    from django.db.models.constants import OnConflict
-
-    query = sql.InsertQuery(JobRun, on_conflict=OnConflict.IGNORE)
-    query.insert_values(_insert_fields(), list(runs))
-    compiler = query.get_compiler(connection=connection)
-    meta = JobRun._meta
-    compiler.returning_fields = [
-        meta.pk,
-        meta.get_field("schedule"),
-        meta.get_field("scheduled_for"),
-    ]
-    [(statement, params)] = compiler.as_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
-    by_fire = {(run.schedule_id, run.scheduled_for): run for run in runs}
-    inserted = []
-    for pk, schedule_id, scheduled_for in rows:
-        run = by_fire[(schedule_id, _aware(scheduled_for))]
-        run.pk = pk
-        run._state.adding = False
-        run._state.db = connection.alias
-        inserted.append(run)
-    return inserted
-
-
-def _aware(value: datetime | str) -> datetime:
-    """A returned datetime as Django reads it (SQLite answers naive UTC, or text)."""
-    if isinstance(value, str):
-        from django.utils.dateparse import parse_datetime
-
-        parsed = parse_datetime(value)
-        assert parsed is not None, value
-        value = parsed
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _schedule_input(schedule: Schedule | None) -> dict[str, Any]:
