@@ -487,12 +487,8 @@ def jobrun_finish(
         "result_file": result_file,
     }
     if _ends_in_one_statement(status):
-        finished, _ = statements.finish_counted(
-            run_id=run_id,
-            status=status,
-            now=now,
-            outcome=outcome,
-            count_end=schedule_run_end_sql,
+        finished, _ = _finish_counted(
+            run_id=run_id, status=status, now=now, outcome=outcome
         )
         if finished:
             return True
@@ -526,13 +522,8 @@ def jobrun_finish_and_claim(
     """
     if _ends_in_one_statement(status):
         try:
-            finished, claimed = statements.finish_counted(
-                run_id=run_id,
-                status=status,
-                now=now,
-                outcome=outcome,
-                count_end=schedule_run_end_sql,
-                then=(then.run_id, then.worker, then.task_id),
+            finished, claimed = _finish_counted(
+                run_id=run_id, status=status, now=now, outcome=outcome, then=then
             )
         except IntegrityError:
             # The next run's exclusive slot is taken: nothing was written;
@@ -557,6 +548,25 @@ def jobrun_claimed_with_finish(*, then: NextClaim, now: datetime) -> JobRun | No
     return JobRun.objects.filter(
         pk=then.run_id, status=Status.IN_PROGRESS, started_at=now, worker=then.worker
     ).first()
+
+
+def _finish_counted(
+    *,
+    run_id: int,
+    status: str,
+    now: datetime,
+    outcome: dict[str, Any],
+    then: NextClaim | None = None,
+) -> tuple[bool, JobRun | None]:
+    """`statements.finish_counted` with the schedules app's run-end counters."""
+    return statements.finish_counted(
+        run_id=run_id,
+        status=status,
+        now=now,
+        outcome=outcome,
+        count_end=schedule_run_end_sql,
+        then=None if then is None else (then.run_id, then.worker, then.task_id),
+    )
 
 
 def _ends_in_one_statement(status: str) -> bool:
