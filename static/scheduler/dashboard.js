@@ -9,14 +9,18 @@
 (function () {
   "use strict";
 
+  // A figure's name first: its link can change between two refreshes (the
+  // runs' links carry the first hour counted, which moves on the hour).
   function focusKey(element) {
     if (!element || !element.getAttribute) { return null; }
+    var figure = element.getAttribute("data-figure");
+    if (figure) { return "figure:" + figure; }
     return element.getAttribute("href") || element.id || null;
   }
 
   function refocus(box, key) {
     if (!key) { return; }
-    var candidates = box.querySelectorAll("a[href], [id]");
+    var candidates = box.querySelectorAll("[data-figure], a[href], [id]");
     for (var i = 0; i < candidates.length; i += 1) {
       if (focusKey(candidates[i]) === key) { candidates[i].focus(); return; }
     }

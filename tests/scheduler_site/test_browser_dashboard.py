@@ -244,3 +244,27 @@ def test_redoc_and_the_date_widgets_load_nothing_from_other_hosts_and_log_no_err
     page.wait_for_selector("h1", timeout=20_000)  # the API's title, drawn by ReDoc
     page.wait_for_load_state("networkidle")
     assert (watch.errors, watch.foreign) == ([], [])
+
+
+def test_focus_stays_on_a_figure_whose_link_changed_in_the_refresh(
+    page: Any, live_server: Any, viewer: Any
+) -> None:
+    # The runs' links carry the first hour counted, which moves on the hour:
+    # a refresh just after it brought other hrefs and lost the user's focus.
+    def moved_hour(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.text().replace("queued_at__gte=", "queued_at__gte=1")
+        route.fulfill(response=answer, body=body)
+
+    _sign_in(page, viewer, live_server)
+    page.route("**/dashboard/figures/**", moved_hour)
+    page.focus('[data-figure="runs-failed"]')
+    href = page.get_attribute('[data-figure="runs-failed"]', "href")
+    page.wait_for_function(
+        "href => document.querySelector('[data-figure=\"runs-failed\"]')"
+        ".getAttribute('href') !== href",
+        arg=href,
+        timeout=15_000,
+    )
+
+    assert page.evaluate("document.activeElement.dataset.figure") == "runs-failed"
