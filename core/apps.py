@@ -18,4 +18,11 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models import Field, ForeignObject
+
         from core import signals  # noqa: F401  (connects worker signals)
+        from core.lookups import AnyOf
+
+        Field.register_lookup(AnyOf)
+        # Relations keep lookups of their own (Django's related lookups).
+        ForeignObject.register_lookup(AnyOf)

@@ -226,7 +226,7 @@ def _active_runs(due: list[_Due]) -> dict[int, _Active]:
     if not ids:
         return active
     counts = (
-        JobRun.objects.filter(schedule_id__in=ids, status__in=JobRun.ACTIVE)
+        JobRun.objects.filter(schedule_id__any_of=ids, status__any_of=JobRun.ACTIVE)
         .order_by()
         .values_list("schedule_id", "status")
         .annotate(n=Count("pk"))

@@ -229,7 +229,7 @@ def conductor_run_context(runs: Sequence[JobRun]) -> dict[int, dict[str, Any]]:
     crons = {
         schedule_id: f"{cron} {zone}"
         for schedule_id, cron, zone in ConductorSchedule.objects.filter(
-            schedule_id__in={run.schedule_id for run in fires}
+            schedule_id__any_of={run.schedule_id for run in fires}
         ).values_list("schedule_id", "schedule__cron_expression", "schedule__time_zone")
     }
     added: dict[int, dict[str, Any]] = {}

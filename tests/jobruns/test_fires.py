@@ -191,3 +191,51 @@ def test_a_fire_another_dispatcher_is_writing_is_left_out_once_it_commits(
         NOON: answers["first"][0].pk,
         NOON + TEN_S: answers["second"][0].pk,
     }
+
+
+# --- a fire row is built by copying a blank JobRun (fires._blank_run) ----------------
+def _values(run: JobRun) -> dict[str, Any]:
+    return {k: v for k, v in run.__dict__.items() if k != "_state"}
+
+
+def test_a_blank_row_is_a_new_jobrun_field_by_field() -> None:
+    from django.db.models.signals import post_init, pre_init
+
+    blank = fires._blank_run()
+    assert _values(blank) == _values(JobRun())
+    assert blank._state.adding
+    assert blank._state.db is None
+    # The copy skips Model.__init__, so it would skip init signals' receivers.
+    assert not pre_init.has_listeners(JobRun)
+    assert not post_init.has_listeners(JobRun)
+
+
+def test_blank_rows_share_no_mutable_default_nor_model_state() -> None:
+    first, second = fires._blank_run(), fires._blank_run()
+    first.args.append("x")
+    first.input["k"] = 1
+    first._state.adding = False
+    assert second.args == []
+    assert second.input == {}
+    assert second._state.adding
+
+
+@pytest.mark.django_db
+def test_a_fire_row_is_what_the_model_would_build(make_schedule: MakeSchedule) -> None:
+    schedule = make_schedule(input={"a": 1}, extra="x", correlation_id="c-1")
+    run = fires._fire_row(schedule, NOON, now=NOON)
+    expected = JobRun(
+        schedule_id=schedule.pk,
+        schedule_name=schedule.name,
+        service=schedule.target,
+        trigger=JobRun.Trigger.SCHEDULED,
+        scheduled_for=NOON,
+        triggered_by_label="dispatcher",
+        input={"a": 1},
+        extra="x",
+        correlation_id="c-1",
+        time_limit_seconds=run.time_limit_seconds,
+        queued_at=NOON,
+    )
+    assert _values(run) == _values(expected)
+    assert run.input is not schedule.input
