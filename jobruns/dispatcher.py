@@ -216,7 +216,7 @@ def _counts_overlap(schedule: Schedule) -> bool:
 
 
 def _active_runs(due: list[_Due]) -> dict[int, _Active]:
-    """Queued and in-progress runs per schedule: ONE grouped query for the batch."""
+    """Queued and in-progress runs per schedule: ONE query for the batch."""
     ids = [
         item.schedule.pk
         for item in due
@@ -225,18 +225,56 @@ def _active_runs(due: list[_Due]) -> dict[int, _Active]:
     active: dict[int, _Active] = defaultdict(_Active)
     if not ids:
         return active
-    counts = (
-        JobRun.objects.filter(schedule_id__any_of=ids, status__any_of=JobRun.ACTIVE)
-        .order_by()
-        .values_list("schedule_id", "status")
-        .annotate(n=Count("pk"))
-    )
-    for schedule_id, status, n in counts:
+    for schedule_id, status, n in _active_counts(ids):
         if status == JobRun.Status.QUEUED:
             active[schedule_id].queued = n
         else:
             active[schedule_id].running = n
     return active
+
+
+def _active_counts(schedule_ids: list[int]) -> list[tuple[int, str, int]]:
+    """(schedule id, status, runs) of the schedules' queued and running runs.
+
+    On PostgreSQL one probe per schedule into `jobrun_active_idx`, by hand: the
+    plain grouped query (`schedule_id = ANY(...) AND status IN (...)`) is
+    planned on statistics taken before a burst, which say queued runs are rare,
+    so PostgreSQL answered it by reading every queued run of the burst through
+    the status index, once per batch (15-35 ms a batch at 10,000 queued, more
+    at 100,000). Here each schedule is its own lateral lookup (`OFFSET 0` keeps
+    it one, not a join the planner may turn back into that scan), and for
+    `schedule_id = X AND status IN (...)` the partial index is the cheapest
+    path whatever the statistics say.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return list(
+            JobRun.objects.filter(
+                schedule_id__any_of=schedule_ids, status__any_of=JobRun.ACTIVE
+            )
+            .order_by()
+            .values_list("schedule_id", "status")
+            .annotate(n=Count("pk"))
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(active_counts_statement(), [schedule_ids])
+        return cursor.fetchall()
+
+
+def active_counts_statement() -> str:
+    """`_active_counts` on PostgreSQL; one parameter, the schedule ids (a list)."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(JobRun._meta.db_table)
+    # The statuses are written out, not parameters: the partial index's
+    # condition must be provable from the query's text.
+    return (
+        "SELECT s.id, r.status, count(*) FROM unnest(%s::bigint[]) AS s(id) "  # noqa: S608
+        f"CROSS JOIN LATERAL (SELECT status FROM {table} WHERE schedule_id = s.id "
+        "AND status IN ('queued', 'in_progress') OFFSET 0) AS r "
+        "GROUP BY s.id, r.status"
+    )
 
 
 def _replace_running(

@@ -228,6 +228,15 @@ class JobRun(models.Model):
                 name="jobrun_fire_recent_idx",
                 condition=~Q(schedule_name=""),
             ),
+            # The dispatcher's overlap question for a batch: which of these
+            # schedules have runs not ended yet (jobruns.dispatcher._active_runs).
+            # Small (only unended runs), and probed once per schedule, so a
+            # burst's queued runs are never read once per batch.
+            models.Index(
+                fields=["schedule"],
+                name="jobrun_active_idx",
+                condition=Q(status__in=["queued", "in_progress"]),
+            ),
             # The reaper's two questions, cheap however long the history grows.
             models.Index(
                 fields=["sent_at"],

@@ -426,3 +426,52 @@ def test_a_fire_is_judged_late_against_the_clock_when_its_batch_is_taken() -> No
 
     [skipped] = _runs(schedule)
     assert (skipped.status, skipped.skip_reason) == (Status.SKIPPED, "missed")
+
+
+@pytest.mark.requires_postgres
+def test_the_overlap_query_probes_the_schedules_alone_on_stale_statistics(
+    make_schedule: MakeSchedule,
+) -> None:
+    """A burst's queued runs are not in the statistics yet; the batch's overlap
+    query must still look at its own schedules' runs only, not scan them all."""
+    import json
+
+    from django.db import connection
+
+    from jobruns.dispatcher import active_counts_statement
+
+    mine, other = make_schedule(), make_schedule()
+
+    def runs(status: str, count: int) -> None:
+        JobRun.objects.bulk_create(
+            JobRun(
+                schedule=other,
+                schedule_name=other.name,
+                service="core.echo",
+                trigger="manual",
+                status=status,
+                queued_at=NOON,
+                time_limit_seconds=60,
+            )
+            for _ in range(count)
+        )
+
+    runs("succeeded", 3000)  # the history the statistics are taken on
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobruns_jobrun")
+    runs("queued", 3000)  # a burst since
+    jobrun_enqueue(schedule=mine, trigger="manual", now=NOON)
+    # A batch asks about hundreds of schedules (most have no runs at all).
+    batch = [mine.pk, *range(other.pk + 1, other.pk + 500)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {active_counts_statement()}", [batch]
+        )
+        [[plan]] = cursor.fetchone()
+    nodes = json.dumps(plan)
+    assert '"Index Name": "jobrun_active_idx"' in nodes
+    assert "jobrun_by_status_idx" not in nodes
+    # What the query answers: one queued run of `mine`, none of `other`'s.
+    with connection.cursor() as cursor:
+        cursor.execute(active_counts_statement(), [batch])
+        assert cursor.fetchall() == [(mine.pk, "queued", 1)]
