@@ -51,6 +51,7 @@ check: static test ## everything CI runs
 bench: $(DEV_STAMP) ## print benchmark figures (needs a scratch DATABASE_URL and CELERY_BROKER_URL)
 	$(PY) bench/cron_bench.py
 	$(PY) bench/dispatch_bench.py
+	$(PY) bench/dispatch_profile.py 10000 --rounds 3
 	$(PY) bench/burst_bench.py 1000 10000
 	$(PY) bench/history_bench.py 1000000
 	$(PY) bench/steady_bench.py --seconds 20
@@ -58,6 +59,7 @@ bench: $(DEV_STAMP) ## print benchmark figures (needs a scratch DATABASE_URL and
 	$(PY) bench/scale_bench.py --schedules 20000 --runs 2000 --repeat 2
 
 bench-smoke: $(DEV_STAMP) ## every benchmark at a tiny size (CI: they still run end to end)
+	$(PY) bench/dispatch_profile.py 200 --rounds 1
 	$(PY) bench/burst_bench.py 100 --peer-cap 30 --cap 60
 	$(PY) bench/history_bench.py 10000 --peer-size 1000 --repeat 5 --schedules 1000
 	$(PY) bench/steady_bench.py --seconds 3 --smoke
