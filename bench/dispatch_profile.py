@@ -9,7 +9,7 @@ table are refreshed before each round with no run in it, as after a quiet
 period: the plans are those a burst meets. Give it a SCRATCH database;
 BENCH_ROOT measures another checkout (the "before" figures):
 
-    DATABASE_URL=postgres://.../scratch python bench/dispatch_profile.py 10000 --rounds 3
+    DATABASE_URL=postgres://.../scratch python bench/dispatch_profile.py 10000
 """
 
 from __future__ import annotations
