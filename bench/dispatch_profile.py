@@ -6,7 +6,8 @@ round it prints wall time, the dispatcher process's CPU time, fires per second
 and, per kind of statement, how many ran and the milliseconds spent waiting on
 them; with PROFILE=1 also cProfile's top functions. The statistics of the run
 table are refreshed before each round with no run in it, as after a quiet
-period: the plans are those a burst meets. Give it a SCRATCH database;
+period: the plans are those a burst meets. SCHEDULER_DISPATCH_CONNECTIONS=1
+measures a backlog worked on one connection. Give it a SCRATCH database;
 BENCH_ROOT measures another checkout (the "before" figures):
 
     DATABASE_URL=postgres://.../scratch python bench/dispatch_profile.py 10000
@@ -62,7 +63,11 @@ def one_round(size: int, profile: cProfile.Profile | None) -> None:
     _clean()
     _common.seed_due_schedules(PREFIX, size, timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Schedule._meta.db_table}, {JobRun._meta.db_table}")
+        # VACUUM too: rounds on one database must not pile up dead rows (this
+        # machine's PostgreSQL runs with autovacuum off).
+        cursor.execute(
+            f"VACUUM ANALYZE {Schedule._meta.db_table}, {JobRun._meta.db_table}"
+        )
     spent: dict[str, list[float]] = {}
     with (
         mock.patch("jobruns.services._publish"),

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -118,19 +119,60 @@ def dispatch_due(*, now: datetime, batch_size: int | None = None) -> int:
 
     Cost grows with the number of due schedules only (one indexed query per
     batch), never with the size of the schedule table; a batch costs the same
-    handful of statements whether it holds 10 schedules or 500.
+    handful of statements whether it holds 10 schedules or 500. A backlog
+    (the first batch came back full) is worked by up to
+    SCHEDULER_DISPATCH_CONNECTIONS connections at once, see `_dispatch_backlog`.
     """
     # Schedules per transaction (SCHEDULER_DISPATCH_BATCH_SIZE): each batch costs
     # a constant number of statements, so bigger is cheaper per fire, until row
     # locks are held for too long.
     batch_size = batch_size or settings.SCHEDULER_DISPATCH_BATCH_SIZE
+    handled, queued = _dispatch_batch(due_by=now, batch_size=batch_size)
+    if handled < batch_size:
+        return queued
+    return queued + _dispatch_backlog(due_by=now, batch_size=batch_size)
+
+
+def _dispatch_batches(*, due_by: datetime, batch_size: int) -> int:
+    """Batch after batch until one comes back short; runs queued."""
     queued = 0
     for _ in range(MAX_BATCHES):
-        handled, batch_queued = _dispatch_batch(due_by=now, batch_size=batch_size)
+        handled, batch_queued = _dispatch_batch(due_by=due_by, batch_size=batch_size)
         queued += batch_queued
         if handled < batch_size:
             break
     return queued
+
+
+def _dispatch_backlog(*, due_by: datetime, batch_size: int) -> int:
+    """The rest of a backlog, on this connection and SCHEDULER_DISPATCH_CONNECTIONS
+    - 1 more, each in a thread of its own taking batches until none is left.
+
+    A batch's time is half Python (planning, building rows) and half waiting
+    on PostgreSQL (its statements and commit); on one connection the two take
+    turns. With two, one batch plans while another's statements run, and the
+    batches stay independent: each locks its own rows (SKIP LOCKED), as two
+    dispatchers' do. Only on PostgreSQL (SQLite has one writer) and never when
+    called inside a transaction: the helpers' connections could not see its
+    uncommitted rows. A helper's UPDATE of next_run_at comes from another
+    database backend, so beat's listener wakes once more after a backlog.
+    """
+    from django.db import connection, connections
+
+    helpers = settings.SCHEDULER_DISPATCH_CONNECTIONS - 1
+    if helpers < 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _dispatch_batches(due_by=due_by, batch_size=batch_size)
+
+    def helper() -> int:
+        try:
+            return _dispatch_batches(due_by=due_by, batch_size=batch_size)
+        finally:
+            connections.close_all()  # this thread's own connections only
+
+    with ThreadPoolExecutor(helpers, thread_name_prefix="dispatch") as pool:
+        started = [pool.submit(helper) for _ in range(helpers)]
+        queued = _dispatch_batches(due_by=due_by, batch_size=batch_size)
+        return queued + sum(future.result() for future in started)
 
 
 @dataclass

@@ -219,6 +219,9 @@ JOBRUN_KEEP_ADHOC_DAYS = env_int("JOBRUN_KEEP_ADHOC_DAYS", 30, minimum=1)
 # A fire dispatched later than this after its instant counts as missed.
 SCHEDULER_ON_TIME_SECONDS = env_int("SCHEDULER_ON_TIME_SECONDS", 5, minimum=1)
 SCHEDULER_DISPATCH_BATCH_SIZE = env_int("SCHEDULER_DISPATCH_BATCH_SIZE", 500, minimum=1)
+# Database connections one dispatcher works a backlog with (PostgreSQL): while
+# one waits on its batch's statements another plans the next batch.
+SCHEDULER_DISPATCH_CONNECTIONS = env_int("SCHEDULER_DISPATCH_CONNECTIONS", 2, minimum=1)
 SCHEDULER_DISPATCH_MAX_SLEEP_MS = env_int(
     "SCHEDULER_DISPATCH_MAX_SLEEP_MS", 500, minimum=10
 )

@@ -475,3 +475,72 @@ def test_the_overlap_query_probes_the_schedules_alone_on_stale_statistics(
     with connection.cursor() as cursor:
         cursor.execute(active_counts_statement(), [batch])
         assert cursor.fetchall() == [(mine.pk, "queued", 1)]
+
+
+# --- a backlog is worked on several connections (dispatcher._dispatch_backlog) -------
+def _due_interval_schedules(count: int) -> list[Schedule]:
+    return Schedule.objects.bulk_create(
+        Schedule(
+            name=f"backlog-{i}",
+            kind="interval",
+            interval_hours=1,
+            start_at=NOON,
+            next_run_at=NOON,
+            target="core.echo",
+            created_at=NOON,
+        )
+        for i in range(count)
+    )
+
+
+def _threads_of_batches() -> tuple[Any, set[int]]:
+    """Patch `_dispatch_batch` to note the thread of every batch that found work."""
+    import threading
+
+    from jobruns import dispatcher
+
+    threads: set[int] = set()
+    real = dispatcher._dispatch_batch
+
+    def noted(**kwargs: Any) -> tuple[int, int]:
+        handled, queued = real(**kwargs)
+        if handled:
+            threads.add(threading.get_ident())
+        return handled, queued
+
+    return mock.patch.object(dispatcher, "_dispatch_batch", noted), threads
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_is_dispatched_on_two_connections_once_per_fire(
+    settings: Any,
+) -> None:
+    from django.db import connection
+
+    settings.SCHEDULER_DISPATCH_CONNECTIONS = 2
+    schedules = _due_interval_schedules(240)
+    patched, threads = _threads_of_batches()
+    with patched:
+        queued = dispatch_due(now=NOON + timedelta(seconds=1), batch_size=20)
+    assert queued == 240
+    per_schedule = JobRun.objects.values_list("schedule_id", flat=True)
+    assert sorted(per_schedule) == sorted(s.pk for s in schedules)
+    assert not JobRun.objects.exclude(status=Status.QUEUED).exists()
+    assert not Schedule.objects.filter(next_run_at__lte=NOON + timedelta(seconds=1))
+    # Two threads took batches on PostgreSQL; SQLite has one writer, one thread.
+    assert len(threads) == (2 if connection.vendor == "postgresql" else 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_a_backlog_stays_on_the_callers_connection(
+    settings: Any,
+) -> None:
+    from django.db import transaction
+
+    settings.SCHEDULER_DISPATCH_CONNECTIONS = 2
+    _due_interval_schedules(100)
+    patched, threads = _threads_of_batches()
+    with patched, transaction.atomic():
+        queued = dispatch_due(now=NOON + timedelta(seconds=1), batch_size=20)
+    assert queued == 100
+    assert len(threads) == 1
