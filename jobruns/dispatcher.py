@@ -67,6 +67,10 @@ SkipReason = JobRun.SkipReason
 # counted, and a per-second schedule down for a week would walk 600,000.
 MAX_WALKED_FIRES = 1000
 MAX_BATCHES = 1000
+# Full batches on beat's own connection before more connections join: helpers
+# are a thread and a connection each, made per backlog, so a steady load of a
+# batch or two per tick never pays for them.
+BATCHES_BEFORE_HELPERS = 2
 _TICK = timedelta(microseconds=1)
 
 
@@ -120,16 +124,19 @@ def dispatch_due(*, now: datetime, batch_size: int | None = None) -> int:
     Cost grows with the number of due schedules only (one indexed query per
     batch), never with the size of the schedule table; a batch costs the same
     handful of statements whether it holds 10 schedules or 500. A backlog
-    (the first batch came back full) is worked by up to
+    (the first BATCHES_BEFORE_HELPERS batches came back full) is worked by up to
     SCHEDULER_DISPATCH_CONNECTIONS connections at once, see `_dispatch_backlog`.
     """
     # Schedules per transaction (SCHEDULER_DISPATCH_BATCH_SIZE): each batch costs
     # a constant number of statements, so bigger is cheaper per fire, until row
     # locks are held for too long.
     batch_size = batch_size or settings.SCHEDULER_DISPATCH_BATCH_SIZE
-    handled, queued = _dispatch_batch(due_by=now, batch_size=batch_size)
-    if handled < batch_size:
-        return queued
+    queued = 0
+    for _ in range(BATCHES_BEFORE_HELPERS):
+        handled, batch_queued = _dispatch_batch(due_by=now, batch_size=batch_size)
+        queued += batch_queued
+        if handled < batch_size:
+            return queued
     return queued + _dispatch_backlog(due_by=now, batch_size=batch_size)
 
 
