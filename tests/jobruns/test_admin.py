@@ -241,6 +241,30 @@ def test_the_run_list_rows_are_the_cells_django_makes(
         assert "<tr>" + "".join(cells) + "</tr>" in page
 
 
+@pytest.mark.django_db
+def test_the_run_list_asks_the_same_statements_for_one_run_or_many(
+    client: Client, superuser: Any, report_run: JobRun, make_schedule: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(superuser)
+    listing = reverse("admin:jobruns_jobrun_changelist")
+    with CaptureQueriesContext(connection) as one_run:
+        assert client.get(listing).status_code == 200
+    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+        for trigger in ("manual", "api", "cli"):
+            jobrun_enqueue(schedule=make_schedule(), trigger=trigger, now=NOON)
+        running = jobrun_enqueue(service="core.echo", trigger="api", now=NOON)
+    assert jobrun_claim(run_id=running.pk, worker="w", now=NOON, task_id="t-1")
+
+    with CaptureQueriesContext(connection) as five_runs:
+        page = client.get(listing).content.decode()
+
+    assert page.count('class="action-select"') == 5
+    assert len(five_runs) == len(one_run)
+
+
 def test_cell_html_escapes_as_format_html_does() -> None:
     from django.utils.html import format_html
     from django.utils.safestring import mark_safe
