@@ -27,9 +27,9 @@ from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.templatetags.admin_list import (
     ResultList,
-    items_for_result,
     result_headers,
     result_hidden_fields,
+    results,
 )
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import display_for_value
@@ -72,8 +72,8 @@ def _change_url_with_slot(viewname: str, script_prefix: str) -> str:
 def cell_html(template: str, *args: Any) -> SafeString:
     """format_html(template, *args) for the list's cells: the same escaping
     (django.utils.html.conditional_escape, whose escape is html.escape) without
-    the lazy-string check Django wraps around every escape() call, a fifth of
-    the time of a page of runs."""
+    the lazy-string check Django wraps around every escape() call (15 % of a
+    page of runs under cProfile, before)."""
     # SafeString(), not mark_safe(): that too checks for lazy strings per call.
     return SafeString(template.format(*map(_escaped, args)))
 
@@ -168,9 +168,7 @@ def result_rows(cl: ChangeList) -> list[ResultList]:
     """
     columns = _columns(cl)
     if columns is None:
-        return [
-            ResultList(None, items_for_result(cl, row, None)) for row in cl.result_list
-        ]
+        return list(results(cl))
     return [ResultList(None, _cells(cl, columns, row)) for row in cl.result_list]
 
 
