@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from jobruns.models import JobRun
-from jobruns.services import jobrun_enqueue, jobrun_execute
+from jobruns.services import jobrun_claim, jobrun_enqueue, jobrun_execute
 from tests.conftest import PASSWORD
 from tests.jobruns.conftest import NOON
 
@@ -197,6 +197,97 @@ def test_the_row_checkbox_is_the_markup_django_renders(report_run: JobRun) -> No
     django_own = admin.ModelAdmin.action_checkbox(run_admin, report_run)
 
     assert ours == django_own
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["superuser", "viewer"])  # with, without actions
+@pytest.mark.parametrize("query", ["", "?o=-3&status__exact=queued", "?_popup=1"])
+def test_the_run_list_rows_are_the_cells_django_makes(
+    request: pytest.FixtureRequest,
+    persona: str,
+    query: str,
+    report_run: JobRun,
+    make_schedule: Any,
+) -> None:
+    from datetime import timedelta
+
+    import time_machine
+    from django.contrib.admin.templatetags.admin_list import items_for_result
+
+    from jobruns.admin_list import result_rows
+
+    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+        scheduled = make_schedule(name="nightly-report.v2")
+        jobrun_enqueue(schedule=scheduled, trigger="manual", now=NOON)
+        running = jobrun_enqueue(service="core.echo", trigger="api", now=NOON)
+    assert jobrun_claim(run_id=running.pk, worker="w", now=NOON, task_id="t-1")
+    client = Client()
+
+    # Frozen: a running run's "s so far" must read the same on both sides.
+    with time_machine.travel(NOON + timedelta(minutes=3), tick=False):
+        client.force_login(request.getfixturevalue(persona))
+        response = client.get(reverse("admin:jobruns_jobrun_changelist") + query)
+        changelist = response.context_data["cl"]  # type: ignore[attr-defined]
+        ours = [list(row) for row in result_rows(changelist)]
+        django_own = [
+            list(items_for_result(changelist, run, None))
+            for run in changelist.result_list
+        ]
+
+    assert ours == django_own
+    assert len(ours) == (1 if "queued" in query else 3)
+    page = response.content.decode()
+    for cells in django_own:
+        assert "<tr>" + "".join(cells) + "</tr>" in page
+
+
+@pytest.mark.django_db
+def test_the_run_list_asks_the_same_statements_for_one_run_or_many(
+    client: Client, superuser: Any, report_run: JobRun, make_schedule: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(superuser)
+    listing = reverse("admin:jobruns_jobrun_changelist")
+    with CaptureQueriesContext(connection) as one_run:
+        assert client.get(listing).status_code == 200
+    with mock.patch("jobruns.tasks.execute_run.apply_async"):
+        for trigger in ("manual", "api", "cli"):
+            jobrun_enqueue(schedule=make_schedule(), trigger=trigger, now=NOON)
+        running = jobrun_enqueue(service="core.echo", trigger="api", now=NOON)
+    assert jobrun_claim(run_id=running.pk, worker="w", now=NOON, task_id="t-1")
+
+    with CaptureQueriesContext(connection) as five_runs:
+        page = client.get(listing).content.decode()
+
+    assert page.count('class="action-select"') == 5
+    assert len(five_runs) == len(one_run)
+
+
+def test_cell_html_escapes_as_format_html_does() -> None:
+    from django.utils.html import format_html
+    from django.utils.safestring import mark_safe
+    from django.utils.translation import gettext_lazy
+
+    from jobruns.admin_list import cell_html
+
+    class Marked:
+        def __html__(self) -> str:
+            return "<em>own</em>"
+
+    template = '<a href="{}" title="{}">{} {} {} {}</a>'
+    values = (
+        "/x?a=1&b='2'",
+        '<script>"q"</script>',
+        mark_safe("<b>safe</b>"),
+        12345,
+        gettext_lazy("Select this object for an action - {}"),
+        Marked(),
+    )
+
+    assert cell_html(template, *values) == format_html(template, *values)
+    assert "&lt;script&gt;&quot;q&quot;" in cell_html(template, *values)
 
 
 def test_a_change_link_is_what_reverse_answers_under_any_script_prefix() -> None:
