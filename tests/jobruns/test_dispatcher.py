@@ -478,21 +478,6 @@ def test_the_overlap_query_probes_the_schedules_alone_on_stale_statistics(
 
 
 # --- a backlog is worked on several connections (dispatcher._dispatch_backlog) -------
-def _due_interval_schedules(count: int) -> list[Schedule]:
-    return Schedule.objects.bulk_create(
-        Schedule(
-            name=f"backlog-{i}",
-            kind="interval",
-            interval_hours=1,
-            start_at=NOON,
-            next_run_at=NOON,
-            target="core.echo",
-            created_at=NOON,
-        )
-        for i in range(count)
-    )
-
-
 def _threads_of_batches() -> tuple[Any, set[int]]:
     """Patch `_dispatch_batch` to note the thread of every batch that found work."""
     import threading
@@ -518,7 +503,7 @@ def test_a_backlog_is_dispatched_on_two_connections_once_per_fire(
     from django.db import connection
 
     settings.SCHEDULER_DISPATCH_CONNECTIONS = 2
-    schedules = _due_interval_schedules(240)
+    schedules = _due_many(240)
     patched, threads = _threads_of_batches()
     with patched:
         queued = dispatch_due(now=NOON + timedelta(seconds=1), batch_size=20)
@@ -538,7 +523,7 @@ def test_inside_a_transaction_a_backlog_stays_on_the_callers_connection(
     from django.db import transaction
 
     settings.SCHEDULER_DISPATCH_CONNECTIONS = 2
-    _due_interval_schedules(100)
+    _due_many(100)
     patched, threads = _threads_of_batches()
     with patched, transaction.atomic():
         queued = dispatch_due(now=NOON + timedelta(seconds=1), batch_size=20)
