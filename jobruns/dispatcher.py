@@ -131,24 +131,26 @@ def dispatch_due(*, now: datetime, batch_size: int | None = None) -> int:
     # a constant number of statements, so bigger is cheaper per fire, until row
     # locks are held for too long.
     batch_size = batch_size or settings.SCHEDULER_DISPATCH_BATCH_SIZE
-    queued = 0
-    for _ in range(BATCHES_BEFORE_HELPERS):
-        handled, batch_queued = _dispatch_batch(due_by=now, batch_size=batch_size)
-        queued += batch_queued
-        if handled < batch_size:
-            return queued
+    queued, done = _dispatch_batches(
+        due_by=now, batch_size=batch_size, most=BATCHES_BEFORE_HELPERS
+    )
+    if done:
+        return queued
     return queued + _dispatch_backlog(due_by=now, batch_size=batch_size)
 
 
-def _dispatch_batches(*, due_by: datetime, batch_size: int) -> int:
-    """Batch after batch until one comes back short; runs queued."""
+def _dispatch_batches(
+    *, due_by: datetime, batch_size: int, most: int = MAX_BATCHES
+) -> tuple[int, bool]:
+    """Up to `most` batches, until one comes back short: (runs queued, whether
+    one came back short, i.e. nothing due is left)."""
     queued = 0
-    for _ in range(MAX_BATCHES):
+    for _ in range(most):
         handled, batch_queued = _dispatch_batch(due_by=due_by, batch_size=batch_size)
         queued += batch_queued
         if handled < batch_size:
-            break
-    return queued
+            return queued, True
+    return queued, False
 
 
 def _dispatch_backlog(*, due_by: datetime, batch_size: int) -> int:
@@ -167,19 +169,22 @@ def _dispatch_backlog(*, due_by: datetime, batch_size: int) -> int:
     from django.db import connection, connections
 
     helpers = settings.SCHEDULER_DISPATCH_CONNECTIONS - 1
+
+    def batches() -> int:
+        return _dispatch_batches(due_by=due_by, batch_size=batch_size)[0]
+
     if helpers < 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
-        return _dispatch_batches(due_by=due_by, batch_size=batch_size)
+        return batches()
 
     def helper() -> int:
         try:
-            return _dispatch_batches(due_by=due_by, batch_size=batch_size)
+            return batches()
         finally:
             connections.close_all()  # this thread's own connections only
 
     with ThreadPoolExecutor(helpers, thread_name_prefix="dispatch") as pool:
         started = [pool.submit(helper) for _ in range(helpers)]
-        queued = _dispatch_batches(due_by=due_by, batch_size=batch_size)
-        return queued + sum(future.result() for future in started)
+        return batches() + sum(future.result() for future in started)
 
 
 @dataclass
